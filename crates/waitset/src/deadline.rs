@@ -1,0 +1,151 @@
+//! Absolute monotonic deadlines and the timeout conversions of the library faces.
+//!
+//! Every wait in the engine is bounded by a [`Deadline`]: an absolute point on `CLOCK_MONOTONIC`,
+//! in nanoseconds. A relative timeout is turned into a deadline once, at the start of a call, so
+//! a wait that is interrupted and resumed never waits longer in total than it was asked to.
+
+use std::time::{Duration, Instant};
+
+/// An absolute point in time on the monotonic clock, or [`Deadline::INFINITE`].
+///
+/// ```
+/// use std::time::Duration;
+/// use waitset::Deadline;
+/// let d = Deadline::after(Duration::from_millis(5));
+/// assert!(d > Deadline::now());
+/// assert!(Deadline::after(Duration::MAX).is_infinite()); // saturates, never wraps
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Deadline(u64);
+
+impl Deadline {
+    /// A deadline that never passes.
+    pub const INFINITE: Deadline = Deadline(u64::MAX);
+
+    /// The current time: waiting until `now()` checks readiness without blocking.
+    pub fn now() -> Deadline {
+        Deadline(monotonic_ns())
+    }
+
+    /// The deadline `timeout` from now; saturates to [`Deadline::INFINITE`] on overflow.
+    pub fn after(timeout: Duration) -> Deadline {
+        let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
+        Deadline(monotonic_ns().saturating_add(ns))
+    }
+
+    /// The deadline at `nanos` nanoseconds on `CLOCK_MONOTONIC` (as `clock_gettime` reports it).
+    pub const fn from_monotonic_nanos(nanos: u64) -> Deadline {
+        Deadline(nanos)
+    }
+
+    /// This deadline in nanoseconds on `CLOCK_MONOTONIC` (`u64::MAX` when infinite).
+    pub const fn as_monotonic_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The deadline of a [`std::time::Instant`] (which is `CLOCK_MONOTONIC` on Linux and the BSDs).
+    pub fn from_instant(at: Instant) -> Deadline {
+        let now_i = Instant::now();
+        let now = monotonic_ns();
+        match at.checked_duration_since(now_i) {
+            Some(ahead) => {
+                Deadline(now.saturating_add(u64::try_from(ahead.as_nanos()).unwrap_or(u64::MAX)))
+            }
+            None => {
+                let behind = now_i.duration_since(at);
+                Deadline(now.saturating_sub(u64::try_from(behind.as_nanos()).unwrap_or(u64::MAX)))
+            }
+        }
+    }
+
+    /// Whether this deadline never passes.
+    pub const fn is_infinite(self) -> bool {
+        self.0 == u64::MAX
+    }
+
+    /// Time left until the deadline, measured against `now`: `None` when infinite, zero once passed.
+    pub fn remaining_from(self, now: u64) -> Option<Duration> {
+        if self.is_infinite() {
+            None
+        } else {
+            Some(Duration::from_nanos(self.0.saturating_sub(now)))
+        }
+    }
+
+    /// Time left until the deadline: `None` when infinite, zero once passed.
+    pub fn remaining(self) -> Option<Duration> {
+        self.remaining_from(monotonic_ns())
+    }
+
+    /// Whether the deadline has passed at `now` (nanoseconds on the monotonic clock).
+    pub const fn passed_at(self, now: u64) -> bool {
+        self.0 <= now
+    }
+}
+
+/// A relative timeout in whole milliseconds, as the classic library wrappers take it.
+///
+/// Built from (seconds, microseconds) it rounds a partial millisecond *up* (a 1 µs timeout waits
+/// 1 ms, it never becomes a non-blocking poll) and saturates instead of wrapping.
+///
+/// ```
+/// use waitset::Timeout;
+/// assert_eq!(Timeout::from_sec_usec(0, 1).as_millis(), Some(1));
+/// assert_eq!(Timeout::from_sec_usec(1, 500).as_millis(), Some(1001));
+/// assert_eq!(Timeout::from_sec_usec(0, 0).as_millis(), Some(0));
+/// assert_eq!(Timeout::from_sec_usec(u64::MAX, 999_999).as_millis(), Some(u64::MAX));
+/// assert_eq!(Timeout::INFINITE.as_millis(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timeout(Option<u64>);
+
+impl Timeout {
+    /// Block until something is ready.
+    pub const INFINITE: Timeout = Timeout(None);
+    /// Do not block.
+    pub const ZERO: Timeout = Timeout(Some(0));
+
+    /// A timeout of `ms` milliseconds.
+    pub const fn from_millis(ms: u64) -> Timeout {
+        Timeout(Some(ms))
+    }
+
+    /// A timeout of `secs` seconds plus `usecs` microseconds, rounded up to the next whole
+    /// millisecond and saturated at `u64::MAX` milliseconds. Microseconds past one second carry.
+    pub const fn from_sec_usec(secs: u64, usecs: u64) -> Timeout {
+        let ms_from_us = usecs / 1000 + if usecs % 1000 != 0 { 1 } else { 0 };
+        Timeout(Some(secs.saturating_mul(1000).saturating_add(ms_from_us)))
+    }
+
+    /// A timeout from a [`Duration`], rounding a partial millisecond up; saturates.
+    pub fn from_duration(d: Duration) -> Timeout {
+        let ms = d.as_nanos().div_ceil(1_000_000);
+        Timeout(Some(u64::try_from(ms).unwrap_or(u64::MAX)))
+    }
+
+    /// Whole milliseconds, or `None` for [`Timeout::INFINITE`].
+    pub const fn as_millis(self) -> Option<u64> {
+        self.0
+    }
+
+    /// The absolute deadline this timeout ends at when started now.
+    pub fn deadline(self) -> Deadline {
+        match self.0 {
+            None => Deadline::INFINITE,
+            Some(ms) => Deadline::after(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// Nanoseconds on `CLOCK_MONOTONIC`.
+pub(crate) fn monotonic_ns() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// Round a duration up to whole milliseconds for a kernel that takes milliseconds.
+pub(crate) fn ceil_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}

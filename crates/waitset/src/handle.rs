@@ -1,0 +1,108 @@
+//! [`Handle`]: an owned file descriptor whose close goes through the engine, so that every set
+//! watching it learns of it.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use crate::waitset::Watchers;
+use crate::{Error, Result};
+
+pub(crate) struct HandleShared {
+    pub(crate) fd: RwLock<Option<OwnedFd>>,
+    pub(crate) watchers: Mutex<Watchers>,
+}
+
+/// An owned fd that sets can watch and that reports [`Status::Canceled`](crate::Status::Canceled)
+/// when closed.
+///
+/// Closing a handle (with [`Handle::close`] or by dropping it) removes its kernel registration
+/// from every set that watches it, reports `Canceled` once to each of those entries, wakes
+/// threads blocked in those sets, removes the entries, and only then closes the descriptor, so a
+/// descriptor number reused later can never be confused with it.
+///
+/// ```
+/// use waitset::{Deadline, Handle, Signals, Source, Status, WaitResult, WaitSet};
+/// let (r, _w) = rustix::pipe::pipe().unwrap();
+/// let h = Handle::new(r);
+/// let set = WaitSet::new().unwrap();
+/// set.add(1, Source::from(&h), Signals::READABLE).unwrap();
+/// h.close().unwrap();
+/// let mut out = [WaitResult::default(); 1];
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+/// assert_eq!(out[0].status, Status::Canceled);
+/// assert!(set.remove(1).is_err()); // already gone
+/// ```
+pub struct Handle {
+    pub(crate) shared: Arc<HandleShared>,
+}
+
+/// A borrow of a [`Handle`]'s fd; the handle cannot be closed while it is held.
+pub struct HandleFd<'a>(RwLockReadGuard<'a, Option<OwnedFd>>);
+
+impl AsFd for HandleFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_ref().expect("checked open when borrowed").as_fd()
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Take ownership of `fd`.
+    pub fn new(fd: OwnedFd) -> Handle {
+        Handle {
+            shared: Arc::new(HandleShared {
+                fd: RwLock::new(Some(fd)),
+                watchers: Mutex::new(Watchers::default()),
+            }),
+        }
+    }
+
+    /// Borrow the fd for I/O, or `None` once closed. Closing waits until the borrow ends.
+    pub fn fd(&self) -> Option<HandleFd<'_>> {
+        let g = self.shared.fd.read().unwrap_or_else(|e| e.into_inner());
+        g.is_some().then(|| HandleFd(g))
+    }
+
+    /// Whether the handle has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared
+            .fd
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// Close the fd, canceling every entry that watches it. A second close is
+    /// [`Error::BadHandle`].
+    pub fn close(&self) -> Result<()> {
+        let mut w = crate::waitset::lock(&self.shared.watchers);
+        if w.orphaned {
+            return Err(Error::BadHandle.traced("handle_close"));
+        }
+        w.orphaned = true;
+        // Cancel while the fd is still open, so kernel registrations can be removed by it.
+        w.cancel_all();
+        let fd = self
+            .shared
+            .fd
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(w);
+        drop(fd);
+        Ok(())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
