@@ -200,6 +200,7 @@ impl WaitSetBuilder {
         st.entries.reserve(self.capacity);
         st.cookies.reserve(self.capacity);
         st.ready.reserve(self.capacity);
+        st.timers.reserve(self.capacity);
         Ok(WaitSet {
             inner: Arc::new(Inner {
                 sys,
@@ -232,9 +233,13 @@ pub struct WaitSet {
 
 impl std::fmt::Debug for WaitSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.inner.lock();
         f.debug_struct("WaitSet")
             .field("backend", &self.backend())
-            .field("entries", &self.len())
+            .field("delivery", &self.inner.delivery)
+            .field("entries", &st.cookies.len())
+            .field("armed_timers", &st.timers.len())
+            .field("closed", &st.closed)
             .finish()
     }
 }
@@ -1229,6 +1234,9 @@ impl WaitSet {
 
     /// Fire the timers that are due.
     fn fire_timers(&self, st: &mut State, now: u64) {
+        if st.timers.is_empty() {
+            return;
+        }
         let State {
             timers,
             entries,
