@@ -62,6 +62,15 @@ const NIL: u32 = u32::MAX;
 /// Kernel reports taken per wait at most (the stack buffer).
 const KBUF: usize = 256;
 
+thread_local! {
+    /// The kernel-report buffer of the waits made on this thread: initialised once, so a wait
+    /// does not zero-fill it (that alone would cost about as much as the rest of the user-space
+    /// work of a wait).
+    static KBUF_TLS: std::cell::RefCell<[Ready; KBUF]> = const {
+        std::cell::RefCell::new([Ready { token: 0, signals: Signals::empty(), hup: false }; KBUF])
+    };
+}
+
 /// How an entry's wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Status {
@@ -344,6 +353,8 @@ struct State {
     wake: WakeBook,
     closed: bool,
     claims: Vec<(ThreadId, u32, u32)>,
+    /// One-shot registrations reported by the kernel in the current wait (capacity is kept).
+    fired_oneshot: Vec<u32>,
 }
 
 /// The sets that watch one user source.
@@ -1152,14 +1163,22 @@ impl WaitSet {
             seen = tracing::field::Empty
         );
         let _enter = span.enter();
+        KBUF_TLS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut kbuf) => self.wait_with(deadline, results, &mut kbuf[..], &span),
+            // Re-entered from a signal handler on this thread: use a private buffer.
+            Err(_) => self.wait_with(deadline, results, &mut [Ready::default(); KBUF][..], &span),
+        })
+    }
+
+    fn wait_with(
+        &self,
+        deadline: Deadline,
+        results: &mut [WaitResult],
+        kbuf: &mut [Ready],
+        span: &tracing::Span,
+    ) -> Result<usize> {
         let inner = &*self.inner;
-        let exclusive = inner.delivery == Delivery::Exclusive;
-        let me = if exclusive {
-            Some(std::thread::current().id())
-        } else {
-            None
-        };
-        let mut kbuf = [Ready::default(); KBUF];
+        let me = (inner.delivery == Delivery::Exclusive).then(|| std::thread::current().id());
         let mut first = true;
         loop {
             let mut st = inner.lock();
@@ -1169,12 +1188,19 @@ impl WaitSet {
             if let Some(me) = me {
                 self.release_claims(&mut st, me);
             }
-            let now = monotonic_ns();
-            self.fire_timers(&mut st, now);
+            // The clock is read only when something depends on it: an armed timer or a finite
+            // deadline. An infinite wait with no timer reads no clock at all.
             let mut wake_at = deadline.as_monotonic_nanos();
-            if let Some(t) = st.timers.next_expiry() {
-                wake_at = wake_at.min(t);
-            }
+            let now = if st.timers.is_empty() && deadline.is_infinite() {
+                0
+            } else {
+                let now = monotonic_ns();
+                self.fire_timers(&mut st, now);
+                if let Some(t) = st.timers.next_expiry() {
+                    wake_at = wake_at.min(t);
+                }
+                now
+            };
             let timeout = if !st.ready.is_empty() || wake_at <= now {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -1218,6 +1244,9 @@ impl WaitSet {
             }
             self.absorb(&mut st, &kbuf[..got]);
             let n = self.pop_results(&mut st, results, me);
+            if !st.fired_oneshot.is_empty() {
+                self.rearm_fired(&mut st);
+            }
             if n > 0 {
                 span.record("seen", n);
                 return Ok(n);
@@ -1258,9 +1287,6 @@ impl WaitSet {
 
     /// Turn kernel reports into queued entries.
     fn absorb(&self, st: &mut State, reports: &[Ready]) {
-        let inner = &*self.inner;
-        let mut touched = [NIL; KBUF];
-        let mut nt = 0;
         for r in reports {
             if r.token == WAKE_TOKEN {
                 continue;
@@ -1274,8 +1300,7 @@ impl WaitSet {
             }
             if rg.kernel_trigger == Trigger::Oneshot {
                 rg.kernel_armed = false;
-                touched[nt] = reg;
-                nt += 1;
+                st.fired_oneshot.push(reg);
             }
             let mut cur = rg.head;
             while cur != NIL {
@@ -1292,10 +1317,16 @@ impl WaitSet {
                 cur = next;
             }
         }
-        // One-shot registrations that fired: entries not reported yet keep the fd armed.
-        for &reg in &touched[..nt] {
-            if st.regs[reg as usize].head != NIL {
-                let _ = inner.sync_reg(st, reg);
+    }
+
+    /// One-shot kernel registrations that fired this wait: once the results have been handed out
+    /// (and, in exclusive delivery, claimed), re-arm those that still have armed, unclaimed
+    /// entries. Re-arming before the claims would let another waiter take the same readiness.
+    fn rearm_fired(&self, st: &mut State) {
+        while let Some(reg) = st.fired_oneshot.pop() {
+            let r = &st.regs[reg as usize];
+            if r.head != NIL && !r.kernel_armed {
+                let _ = self.inner.sync_reg(st, reg);
             }
         }
     }
@@ -1308,7 +1339,7 @@ impl WaitSet {
         me: Option<ThreadId>,
     ) -> usize {
         let inner = &*self.inner;
-        let now = monotonic_ns();
+        let mut now = 0u64; // read lazily, only for timer entries
         let mut n = 0;
         let mut budget = st.ready.len();
         while n < results.len() && budget > 0 {
@@ -1321,7 +1352,7 @@ impl WaitSet {
             if e.claimed.is_some() && !e.canceled {
                 continue; // handed to another waiter; requeued on release
             }
-            let p = Self::evaluate(st, idx, now);
+            let p = Self::evaluate(st, idx, &mut now);
             let e = &mut st.entries[idx as usize];
             let Some((status, observed)) = p.report else {
                 continue;
@@ -1364,7 +1395,7 @@ impl WaitSet {
     }
 
     /// Decide what an entry popped from the ready queue reports.
-    fn evaluate(st: &mut State, idx: u32, now: u64) -> Popped {
+    fn evaluate(st: &mut State, idx: u32, now: &mut u64) -> Popped {
         let none = Popped {
             report: None,
             requeue: false,
@@ -1437,7 +1468,10 @@ impl WaitSet {
                 }
             }
             Kind::Timer { timer, .. } => {
-                if timer.fired_at(now) {
+                if *now == 0 {
+                    *now = monotonic_ns();
+                }
+                if timer.fired_at(*now) {
                     Popped {
                         report: Some((Status::Satisfied, Signals::TIMER)),
                         requeue: level_trig,

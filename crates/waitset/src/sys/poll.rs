@@ -127,6 +127,9 @@ struct Slot {
     events: i16,
     oneshot: bool,
     armed: bool,
+    /// Bumped on every (re-)arming: a report taken from a snapshot of an earlier arming
+    /// predates it (another waiter may have consumed that readiness and re-armed) and is dropped.
+    arm_seq: u64,
 }
 
 /// A waiter's copy of the registry.
@@ -135,6 +138,7 @@ struct Snapshot {
     generation: u64,
     pollfds: Vec<libc::pollfd>,
     tokens: Vec<u64>,
+    arm_seqs: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -144,6 +148,7 @@ struct Registry {
     generation: u64,
     pool: Vec<Snapshot>,
     cursor: usize,
+    next_arm_seq: u64,
 }
 
 /// The poll(2) backend.
@@ -189,12 +194,15 @@ impl Backend for PollBackend {
             return Err(AddError::Io(io::Error::from_raw_os_error(libc::EEXIST)));
         }
         let i = r.slots.len();
+        r.next_arm_seq += 1;
+        let arm_seq = r.next_arm_seq;
         r.slots.push(Slot {
             fd,
             token,
             events: events(interest),
             oneshot: trigger == Trigger::Oneshot,
             armed: true,
+            arm_seq,
         });
         r.by_fd.insert(fd, i);
         r.generation += 1;
@@ -209,7 +217,10 @@ impl Backend for PollBackend {
         let Some(&i) = r.by_fd.get(&fd) else {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
         };
+        r.next_arm_seq += 1;
+        let arm_seq = r.next_arm_seq;
         let s = &mut r.slots[i];
+        s.arm_seq = arm_seq;
         s.token = token;
         s.events = events(interest);
         s.oneshot = trigger == Trigger::Oneshot;
@@ -239,6 +250,7 @@ impl Backend for PollBackend {
             if snap.generation != r.generation {
                 snap.pollfds.clear();
                 snap.tokens.clear();
+                snap.arm_seqs.clear();
                 for s in &r.slots {
                     let live = s.armed && s.events != 0;
                     snap.pollfds.push(libc::pollfd {
@@ -247,6 +259,7 @@ impl Backend for PollBackend {
                         revents: 0,
                     });
                     snap.tokens.push(s.token);
+                    snap.arm_seqs.push(s.arm_seq);
                 }
                 snap.generation = r.generation;
             }
@@ -271,7 +284,10 @@ impl Backend for PollBackend {
                         continue;
                     };
                     let slot = &mut r.slots[si];
-                    if slot.token != snap.tokens[i] || !slot.armed {
+                    if slot.token != snap.tokens[i]
+                        || slot.arm_seq != snap.arm_seqs[i]
+                        || !slot.armed
+                    {
                         continue;
                     }
                     let hup = p.revents & (libc::POLLHUP | libc::POLLERR) != 0;
