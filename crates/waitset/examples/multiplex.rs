@@ -16,7 +16,10 @@ const TICK: u64 = 2;
 const PING: u64 = 3;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let max_ticks: Option<u64> = std::env::args().skip_while(|a| a != "--ticks").nth(1).and_then(|n| n.parse().ok());
+    let max_ticks: Option<u64> = std::env::args()
+        .skip_while(|a| a != "--ticks")
+        .nth(1)
+        .and_then(|n| n.parse().ok());
     let set = WaitSet::new()?;
     let stdin = std::io::stdin();
     set.add(STDIN, Source::fd(&stdin), Signals::READABLE)?;
@@ -42,7 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout().lock();
     let mut results = [WaitResult::default(); 8];
     let mut pending = Vec::new();
-    writeln!(out, "waitset multiplex on {:?}: type lines, Ctrl-D to end", set.backend())?;
+    writeln!(
+        out,
+        "waitset multiplex on {:?}: type lines, Ctrl-D to end",
+        set.backend()
+    )?;
     'outer: loop {
         let n = set.wait(Deadline::INFINITE, &mut results)?;
         for r in &results[..n] {
@@ -54,7 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     if got == 0 {
                         if !pending.is_empty() {
                             lines += 1;
-                            writeln!(out, "[{t:7.3}s] line: {}", String::from_utf8_lossy(&pending))?;
+                            writeln!(
+                                out,
+                                "[{t:7.3}s] line: {}",
+                                String::from_utf8_lossy(&pending)
+                            )?;
                         }
                         writeln!(out, "[{t:7.3}s] end of input")?;
                         break 'outer;
@@ -63,7 +74,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     while let Some(i) = pending.iter().position(|&b| b == b'\n') {
                         let line: Vec<u8> = pending.drain(..=i).collect();
                         lines += 1;
-                        writeln!(out, "[{t:7.3}s] line: {}", String::from_utf8_lossy(&line[..i]))?;
+                        writeln!(
+                            out,
+                            "[{t:7.3}s] line: {}",
+                            String::from_utf8_lossy(&line[..i])
+                        )?;
                     }
                 }
                 (TICK, _) => {

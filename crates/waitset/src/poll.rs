@@ -396,6 +396,10 @@ mod epoll_path {
     #[derive(Default)]
     struct Scratch {
         ep: Option<OwnedFd>,
+        /// The fork generation `ep` was created in. A child after fork() inherits the fd, which
+        /// still names the parent's epoll instance: sharing it, each process's cleanup would
+        /// delete the other's registrations, so the child makes its own.
+        fork_gen: u64,
         /// Per entry: NONE (not registered), ALWAYS (not pollable: always ready), or the index of
         /// the entry that holds the registration for this fd (itself for the first one).
         owner: Vec<u32>,
@@ -404,6 +408,24 @@ mod epoll_path {
         /// Per entry: the raw kernel bits for this fd, when it is the owner.
         raw: Vec<u32>,
         events: Vec<epoll::Event>,
+    }
+
+    static FORK_GEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    extern "C" fn on_fork_child() {
+        FORK_GEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times this process image has been forked into (0 in the original process):
+    /// an atomic load, where getpid() would be a syscall on every call.
+    fn fork_generation() -> u64 {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: the handler only increments an atomic, which is async-signal-safe as a
+            // post-fork child handler must be; registration happens once per process.
+            unsafe { libc::pthread_atfork(None, None, Some(on_fork_child)) };
+        });
+        FORK_GEN.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     thread_local! {
@@ -434,11 +456,14 @@ mod epoll_path {
         timeout: Option<Duration>,
         sigmask: Option<&SigSet>,
     ) -> Result<()> {
-        if s.ep.is_none() {
+        let gen = fork_generation();
+        if s.ep.is_none() || s.fork_gen != gen {
             s.ep = Some(epoll::create(epoll::CreateFlags::CLOEXEC)?);
+            s.fork_gen = gen;
         }
         let Scratch {
             ep,
+            fork_gen: _,
             owner,
             interest,
             raw,
