@@ -127,6 +127,7 @@ pub(crate) struct TimerWheel<T: Copy> {
     scratch: Vec<Fired<T>>,
 }
 
+/// An empty wheel.
 impl<T: Copy> Default for TimerWheel<T> {
     /// Same as [`TimerWheel::new`].
     fn default() -> Self {
@@ -134,6 +135,7 @@ impl<T: Copy> Default for TimerWheel<T> {
     }
 }
 
+/// Public (crate) API and internal list maintenance.
 impl<T: Copy> TimerWheel<T> {
     /// Creates an empty wheel at time 0 without allocating.
     pub(crate) fn new() -> Self {
@@ -456,6 +458,7 @@ impl<T: Copy> TimerWheel<T> {
     }
 }
 
+/// Rule tests and a model-based property test.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +475,7 @@ mod tests {
         out
     }
 
+    /// Timers sharing slots and levels fire sorted by exact deadline.
     #[test]
     fn fires_in_deadline_order() {
         let mut wheel = TimerWheel::new();
@@ -491,6 +495,7 @@ mod tests {
         assert!(wheel.is_empty());
     }
 
+    /// A timer never fires while `now < when`, even within its tick.
     #[test]
     fn never_fires_early() {
         let mut wheel = TimerWheel::new();
@@ -509,6 +514,7 @@ mod tests {
         assert_eq!(poll(&mut wheel, 70 * MS), vec![(70 * MS, 3)]);
     }
 
+    /// Deadlines behind the wheel's elapsed time fire on the next poll.
     #[test]
     fn past_deadline_fires_on_next_poll() {
         let mut wheel = TimerWheel::new();
@@ -523,6 +529,7 @@ mod tests {
         assert!(wheel.is_empty());
     }
 
+    /// Removing twice, or with a bogus or fired key, returns `None`.
     #[test]
     fn remove_is_idempotent_and_stale_keys_are_rejected() {
         let mut wheel = TimerWheel::new();
@@ -546,6 +553,7 @@ mod tests {
         assert!(wheel.is_empty());
     }
 
+    /// A reused slab entry gets a new generation; old keys stay stale.
     #[test]
     fn key_reuse_after_fire_is_not_confused() {
         let mut wheel = TimerWheel::new();
@@ -563,6 +571,7 @@ mod tests {
         assert_eq!(wheel.remove(newer), Some(3));
     }
 
+    /// `next_expiry` reports the exact earliest deadline, not a slot bound.
     #[test]
     fn next_expiry_is_exact() {
         let mut wheel = TimerWheel::new();
@@ -581,6 +590,7 @@ mod tests {
         assert_eq!(wheel.next_expiry(), None);
     }
 
+    /// Jumps of hours, days and years cascade and fire in order.
     #[test]
     fn large_time_jumps_cascade_correctly() {
         let mut wheel = TimerWheel::new();
@@ -623,6 +633,7 @@ mod tests {
         assert!(wheel.is_empty());
     }
 
+    /// `u64::MAX` is accepted and fires only at `now == u64::MAX`.
     #[test]
     fn max_deadline_is_accepted() {
         let mut wheel = TimerWheel::new();
@@ -660,6 +671,8 @@ mod tests {
     /// Time spans from sub-tick to beyond the wheel's range, and the maximum.
     fn span() -> impl Strategy<Value = u64> {
         prop_oneof![
+            3 => 0..4u64,
+            2 => (0..130u64).prop_map(|n| n * MS),
             4 => 0..3 * MS,
             4 => 0..200 * MS,
             3 => 0..100_000 * MS,
@@ -669,6 +682,7 @@ mod tests {
         ]
     }
 
+    /// Random wheel operations, weighted towards inserts and polls.
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             6 => (span(), prop::bool::weighted(0.2))
@@ -683,9 +697,16 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
+        /// The wheel agrees with a `BTreeMap` model on every operation.
         #[test]
-        fn model_agrees(start in prop_oneof![Just(0u64), 0..u64::MAX / 4],
-                        ops in prop::collection::vec(op(), 1..200)) {
+        fn model_agrees(
+            start in prop_oneof![
+                Just(0u64),
+                (0..1u64 << 40).prop_map(|n| n * MS),
+                0..u64::MAX / 4,
+            ],
+            ops in prop::collection::vec(op(), 1..200),
+        ) {
             let mut wheel: TimerWheel<u64> = TimerWheel::new();
             let mut model: BTreeMap<(u64, u64), u64> = BTreeMap::new();
             let mut live: HashMap<TimerKey, (u64, u64)> = HashMap::new();
