@@ -1,0 +1,204 @@
+//! `waitset`: run WASI preview1 programs on the waitset host.
+//!
+//! ```text
+//! waitset run [--listen HOST:PORT]... [--env K=V]... [--poll-seed N] MODULE [ARGS...]
+//! ```
+//!
+//! Exit status of `run`:
+//! - the guest's `proc_exit` code, or 0 when `_start` returns. As for a native process, only the
+//!   low 8 bits survive (`proc_exit(256)` is status 0);
+//! - 134 when the guest traps (128 + SIGABRT, as a native `abort()` and the wasmtime CLI); the
+//!   trap message and the wasm backtrace go to stderr;
+//! - 2 when the module cannot be run at all (missing file, invalid wasm/wat, unsatisfiable
+//!   import, no `_start`), a `--listen` address cannot be bound, or the command line is wrong:
+//!   one line on stderr.
+
+use std::ffi::OsString;
+use std::net::{TcpListener, ToSocketAddrs};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use waitset_wasi::wasmtime_host::{self, Outcome};
+use waitset_wasi::WasiCtx;
+
+/// Exit status for a module that cannot be run (and for usage errors, as clap uses).
+const STATUS_CANNOT_RUN: u8 = 2;
+/// Exit status for a trap: 128 + SIGABRT.
+const STATUS_TRAP: u8 = 134;
+/// Backlog of each `--listen` socket: enough for hundreds of clients connecting at once.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Command line of the `waitset` binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "waitset",
+    version,
+    about = "One event-wait engine, four faces."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a WASI preview1 command module (.wasm or .wat).
+    Run(RunArgs),
+}
+
+/// Arguments of `waitset run`.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Preopen a TCP listener on HOST:PORT for the guest (fd 3, 4, ... in order). With port 0
+    /// the chosen address is printed on stderr.
+    #[arg(long = "listen", value_name = "HOST:PORT")]
+    listen: Vec<String>,
+
+    /// Set an environment variable for the guest (repeatable). The host environment is not
+    /// passed through.
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+
+    /// Fix the poll seed (the rotation of poll_oneoff events) for reproducible runs.
+    #[arg(long = "poll-seed", value_name = "N")]
+    poll_seed: Option<u64>,
+
+    /// The module to run: a .wasm binary or .wat text.
+    #[arg(value_name = "MODULE")]
+    module: PathBuf,
+
+    /// Arguments passed to the guest after MODULE, which is its first argument.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<OsString>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// Binds a listening TCP socket on the first address `spec` resolves to, with
+/// [`LISTEN_BACKLOG`] and `SO_REUSEADDR`.
+fn bind_listener(spec: &str) -> std::io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketType};
+    let mut last_err = None;
+    for addr in spec.to_socket_addrs()? {
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
+        let attempt = (|| -> rustix::io::Result<TcpListener> {
+            let sock = rustix::net::socket_with(
+                family,
+                SocketType::STREAM,
+                rustix::net::SocketFlags::CLOEXEC,
+                None,
+            )?;
+            rustix::net::sockopt::set_socket_reuseaddr(&sock, true)?;
+            rustix::net::bind(&sock, &addr)?;
+            rustix::net::listen(&sock, LISTEN_BACKLOG)?;
+            Ok(TcpListener::from(sock))
+        })();
+        match attempt {
+            Ok(l) => return Ok(l),
+            Err(e) => last_err = Some(std::io::Error::from(e)),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "address resolves to nothing",
+        )
+    }))
+}
+
+fn cannot_run(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("waitset: {msg}");
+    ExitCode::from(STATUS_CANNOT_RUN)
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let engine = match wasmtime_host::engine() {
+        Ok(e) => e,
+        Err(e) => return cannot_run(e),
+    };
+    let module = match wasmtime_host::load_module(&engine, &args.module) {
+        Ok(m) => m,
+        Err(e) => return cannot_run(one_line(&e.to_string())),
+    };
+
+    let mut builder = WasiCtx::builder()
+        .arg(args.module.as_os_str().as_bytes())
+        .args(args.args.iter().map(|a| a.as_bytes()))
+        .inherit_stdio();
+    for (k, v) in &args.env {
+        builder = builder.env(k, v);
+    }
+    for (i, spec) in args.listen.iter().enumerate() {
+        let listener = match bind_listener(spec) {
+            Ok(l) => l,
+            Err(e) => return cannot_run(format!("cannot listen on {spec}: {e}")),
+        };
+        if spec.ends_with(":0") {
+            if let Ok(addr) = listener.local_addr() {
+                eprintln!("waitset: fd {} listening on {addr}", 3 + i);
+            }
+        }
+        builder = builder.preopen_listener(listener);
+    }
+    if let Some(seed) = args.poll_seed {
+        builder = builder.poll_seed(seed);
+    }
+    let ctx = match builder.build() {
+        Ok(c) => c,
+        Err(e) => return cannot_run(e),
+    };
+
+    // TODO(signals): install SIGINT/SIGTERM handling here, before the guest runs: a signal
+    // must wake a guest blocked in poll_oneoff (the engine's wait) and end the run with status
+    // 130 (SIGINT) or 143 (SIGTERM), pending signals first. The host's blocking points are
+    // marked `TODO(signals)` in waitset-wasi.
+    match wasmtime_host::run(&engine, &module, ctx) {
+        Ok(Outcome::Exited(code)) => ExitCode::from((code & 0xff) as u8),
+        Ok(Outcome::Trapped(e)) => {
+            report_trap(&e);
+            ExitCode::from(STATUS_TRAP)
+        }
+        Err(e) => cannot_run(one_line(&e.to_string())),
+    }
+}
+
+/// Prints a trap: its message, then the wasm backtrace (never the host's Rust backtrace, which
+/// `{:?}` would add under `RUST_BACKTRACE=1`).
+fn report_trap(e: &wasmtime_host::wasmtime::Error) {
+    eprintln!("waitset: guest trapped: {}", e.root_cause());
+    if let Some(bt) = e.downcast_ref::<wasmtime_host::wasmtime::WasmBacktrace>() {
+        eprintln!("{bt}");
+    }
+}
+
+/// Joins a multi-line error message into one line.
+fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run(args),
+    }
+}
