@@ -9,6 +9,8 @@
 //!   low 8 bits survive (`proc_exit(256)` is status 0);
 //! - 134 when the guest traps (128 + SIGABRT, as a native `abort()` and the wasmtime CLI); the
 //!   trap message and the wasm backtrace go to stderr;
+//! - 130 / 143 when SIGINT / SIGTERM ends the run (128 + the signal), even while the guest is
+//!   blocked in `poll_oneoff` or a read, or computing;
 //! - 2 when the module cannot be run at all (missing file, invalid wasm/wat, unsatisfiable
 //!   import, no `_start`), a `--listen` address cannot be bound, or the command line is wrong:
 //!   one line on stderr.
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use waitset_wasi::wasmtime_host::{self, Outcome};
-use waitset_wasi::WasiCtx;
+use waitset_wasi::{Interrupt, WasiCtx};
 
 /// Exit status for a module that cannot be run (and for usage errors, as clap uses).
 const STATUS_CANNOT_RUN: u8 = 2;
@@ -128,10 +130,24 @@ fn cannot_run(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    // First, before any other thread exists: SIGINT / SIGTERM are blocked everywhere and taken
+    // by one thread that raises the latch. A guest blocked in poll_oneoff or a read wakes, and
+    // one spinning in wasm code traps at its next epoch check.
+    let interrupt = match Interrupt::new() {
+        Ok(i) => i,
+        Err(e) => return cannot_run(format!("cannot set up signal handling: {e}")),
+    };
+    if let Err(e) = interrupt.watch_signals(&[libc::SIGINT, libc::SIGTERM]) {
+        return cannot_run(format!("cannot set up signal handling: {e}"));
+    }
     let engine = match wasmtime_host::engine() {
         Ok(e) => e,
         Err(e) => return cannot_run(e),
     };
+    {
+        let engine = engine.clone();
+        interrupt.on_raise(move || engine.increment_epoch());
+    }
     let module = match wasmtime_host::load_module(&engine, &args.module) {
         Ok(m) => m,
         Err(e) => return cannot_run(one_line(&e.to_string())),
@@ -140,7 +156,8 @@ fn run(args: RunArgs) -> ExitCode {
     let mut builder = WasiCtx::builder()
         .arg(args.module.as_os_str().as_bytes())
         .args(args.args.iter().map(|a| a.as_bytes()))
-        .inherit_stdio();
+        .inherit_stdio()
+        .interrupt(interrupt);
     for (k, v) in &args.env {
         builder = builder.env(k, v);
     }
@@ -164,12 +181,9 @@ fn run(args: RunArgs) -> ExitCode {
         Err(e) => return cannot_run(e),
     };
 
-    // TODO(signals): install SIGINT/SIGTERM handling here, before the guest runs: a signal
-    // must wake a guest blocked in poll_oneoff (the engine's wait) and end the run with status
-    // 130 (SIGINT) or 143 (SIGTERM), pending signals first. The host's blocking points are
-    // marked `TODO(signals)` in waitset-wasi.
     match wasmtime_host::run(&engine, &module, ctx) {
         Ok(Outcome::Exited(code)) => ExitCode::from((code & 0xff) as u8),
+        Ok(Outcome::Signaled(sig)) => ExitCode::from(128u8.wrapping_add(sig as u8)),
         Ok(Outcome::Trapped(e)) => {
             report_trap(&e);
             ExitCode::from(STATUS_TRAP)

@@ -392,6 +392,10 @@ pub struct WasiCtx {
     pub fds: FdTable,
     /// The poll seed: rotates the order of `poll_oneoff` events; advances by one every call.
     pub(crate) poll_seed: u64,
+    /// The kernel interest `poll_oneoff` keeps between calls.
+    pub(crate) poll: crate::poll::PollState,
+    /// The termination latch (SIGINT / SIGTERM), if the embedder installed one.
+    pub(crate) interrupt: Option<crate::Interrupt>,
 }
 
 impl WasiCtx {
@@ -413,6 +417,21 @@ impl WasiCtx {
     /// The poll seed the next `poll_oneoff` call will use.
     pub fn poll_seed(&self) -> u64 {
         self.poll_seed
+    }
+
+    /// The kernel interest `poll_oneoff` keeps between calls.
+    pub fn poll_state(&self) -> &crate::poll::PollState {
+        &self.poll
+    }
+
+    /// The termination latch, if any.
+    pub fn interrupt(&self) -> Option<&crate::Interrupt> {
+        self.interrupt.as_ref()
+    }
+
+    /// The signal that asked this run to end, if one did.
+    pub fn interrupted(&self) -> Option<i32> {
+        self.interrupt.as_ref().and_then(crate::Interrupt::pending)
     }
 
     /// Returns the current poll seed and advances it (one step per `poll_oneoff` call).
@@ -449,6 +468,7 @@ pub struct WasiCtxBuilder {
     stdio: [Option<OwnedFd>; 3],
     preopens: Vec<FdObject>,
     poll_seed: Option<u64>,
+    interrupt: Option<crate::Interrupt>,
 }
 
 impl WasiCtxBuilder {
@@ -511,6 +531,13 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// Watch `interrupt`: when it is raised, a guest blocked in `poll_oneoff` or a blocking read
+    /// wakes, and the run ends at its next host call.
+    pub fn interrupt(mut self, interrupt: crate::Interrupt) -> Self {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
     /// Builds the context. Fds 0-2 not given by [`inherit_stdio`](Self::inherit_stdio) or
     /// [`stdio_fd`](Self::stdio_fd) are closed (absent); preopens always start at 3.
     pub fn build(self) -> Result<WasiCtx, CtxError> {
@@ -558,6 +585,8 @@ impl WasiCtxBuilder {
             env: self.env,
             fds: FdTable { slots },
             poll_seed,
+            poll: crate::poll::PollState::default(),
+            interrupt: self.interrupt,
         })
     }
 }

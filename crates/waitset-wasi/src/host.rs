@@ -37,14 +37,30 @@ fn errno(r: Result<(), Errno>) -> Errno {
 // ---------------------------------------------------------------------------------------------
 // Blocking and nonblocking I/O.
 
-/// Waits until `fd` is ready for `interest`. EINTR is retried.
-pub(crate) fn wait_ready(fd: BorrowedFd<'_>, interest: PollFlags) -> Result<(), Errno> {
+/// Waits until `fd` is ready for `interest`, or until the termination latch `stop` is raised
+/// (then `INTR`: the caller's adapter ends the run). EINTR is retried.
+pub(crate) fn wait_ready(
+    fd: BorrowedFd<'_>,
+    interest: PollFlags,
+    stop: Option<&crate::Interrupt>,
+) -> Result<(), Errno> {
     loop {
-        let mut pfd = [PollFd::from_borrowed_fd(fd, interest)];
-        match rustix::event::poll(&mut pfd, None) {
+        if stop.is_some_and(|s| s.pending().is_some()) {
+            return Err(Errno::INTR);
+        }
+        let r = match stop {
+            Some(s) => {
+                let mut pfd = [
+                    PollFd::from_borrowed_fd(fd, interest),
+                    PollFd::from_borrowed_fd(s.fd(), PollFlags::IN),
+                ];
+                rustix::event::poll(&mut pfd, None)
+            }
+            None => rustix::event::poll(&mut [PollFd::from_borrowed_fd(fd, interest)], None),
+        };
+        match r {
+            Ok(_) if stop.is_some_and(|s| s.pending().is_some()) => return Err(Errno::INTR),
             Ok(_) => return Ok(()),
-            // TODO(signals): once SIGINT/SIGTERM handling lands, check for a pending
-            // termination request here and unwind the guest instead of retrying.
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         }
@@ -74,6 +90,7 @@ fn ready_now(fd: BorrowedFd<'_>, interest: PollFlags) -> Result<bool, Errno> {
 /// - EINTR is retried.
 fn io_op<T>(
     entry: &FdEntry,
+    stop: Option<&crate::Interrupt>,
     interest: PollFlags,
     mut op: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<T>,
 ) -> Result<T, Errno> {
@@ -89,7 +106,9 @@ fn io_op<T>(
         match op(fd) {
             Ok(v) => return Ok(v),
             Err(rustix::io::Errno::INTR) => continue,
-            Err(rustix::io::Errno::AGAIN) if !entry.is_nonblocking() => wait_ready(fd, interest)?,
+            Err(rustix::io::Errno::AGAIN) if !entry.is_nonblocking() => {
+                wait_ready(fd, interest, stop)?
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -329,7 +348,9 @@ pub fn fd_read(
             None => 0,
             Some(iov) => {
                 let dst = abi::slice_mut(mem, iov.buf, iov.buf_len)?;
-                io_op(entry, PollFlags::IN, |h| rustix::io::read(h, &mut *dst))?
+                io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
+                    rustix::io::read(h, &mut *dst)
+                })?
             }
         };
         abi::write_u32(mem, nread, n as u32)
@@ -364,7 +385,7 @@ pub fn fd_write(
             if bufs.is_empty() {
                 0
             } else {
-                io_op(entry, PollFlags::OUT, |h| {
+                io_op(entry, ctx.interrupt.as_ref(), PollFlags::OUT, |h| {
                     write_host(h, entry.kind(), &bufs)
                 })?
             }
@@ -375,6 +396,8 @@ pub fn fd_write(
 
 /// `fd_close(fd) -> errno`. Closing an inherited stdio fd only removes it from the guest's table.
 pub fn fd_close(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32) -> Errno {
+    // The poll set's kernel registration goes first, while the host fd is still open.
+    ctx.poll.forget(fd);
     errno(ctx.fds.remove(fd).map(drop))
 }
 
@@ -522,7 +545,7 @@ pub fn sock_accept(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, flags: u16, ro_fd
             return Err(Errno::INVAL);
         }
         abi::field_mut::<4>(mem, ro_fd, 4)?;
-        let owned = io_op(entry, PollFlags::IN, |h| {
+        let owned = io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
             rustix::net::accept_with(h, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)
         })?;
         let rights = entry.rights_inheriting() & STREAM_RIGHTS;
@@ -575,7 +598,7 @@ pub fn sock_recv(
         if let Some(iov) = iov {
             let dst = abi::slice_mut(mem, iov.buf, iov.buf_len)?;
             loop {
-                let (n, full) = io_op(entry, PollFlags::IN, |h| {
+                let (n, full) = io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
                     rustix::net::recv(h, &mut dst[total..], flags)
                 })?;
                 truncated |= full > n;
@@ -621,7 +644,7 @@ pub fn sock_send(
             if bufs.is_empty() {
                 0
             } else {
-                io_op(entry, PollFlags::OUT, |h| {
+                io_op(entry, ctx.interrupt.as_ref(), PollFlags::OUT, |h| {
                     write_host(h, entry.kind(), &bufs)
                 })?
             }

@@ -14,16 +14,16 @@
 //!
 //! On an error return nothing at all has been written.
 
-use std::os::fd::BorrowedFd;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
-use rustix::event::{PollFd, PollFlags};
-use rustix::time::Timespec;
+use waitset::{Deadline, Signals, Source, Status, WaitResult, WaitSet};
 
 use crate::abi::{
     self, clockid, eventrwflags, subclockflags, Errno, Event, Rights, Subscription,
     SubscriptionKind,
 };
-use crate::ctx::{FileKind, WasiCtx};
+use crate::ctx::{FdEntry, FileKind, WasiCtx};
 use crate::host::now_ns;
 
 /// `poll_oneoff(in: *const subscription, out: *mut event, nsubscriptions: size,
@@ -52,6 +52,10 @@ fn poll_oneoff_inner(
 ) -> Result<(), Errno> {
     if nsubscriptions == 0 {
         return Err(Errno::INVAL);
+    }
+    // Pending termination first: the run ends before anything is read or written.
+    if ctx.interrupted().is_some() {
+        return Err(Errno::INTR);
     }
     let in_range = abi::array_range(mem.len(), in_, nsubscriptions, Subscription::SIZE)?;
     let out_range = abi::array_range(mem.len(), out, nsubscriptions, Event::SIZE)?;
@@ -126,24 +130,151 @@ fn timeout_ms(subs: &[Subscription]) -> i64 {
         .unwrap_or(-1)
 }
 
-/// A clock subscription being waited on: its index and absolute deadline on its own clock.
+/// A clock subscription being waited on: its index, its clock, its absolute deadline on that
+/// clock, and its precision (used as slack).
 struct ClockWait {
     index: usize,
     id: u32,
     deadline: u64,
+    precision: u64,
 }
 
 /// An fd subscription being waited on.
-struct FdWait<'a> {
+struct FdWait {
     index: usize,
-    fd: BorrowedFd<'a>,
-    kind: FileKind,
+    guest_fd: u32,
     write: bool,
 }
 
 /// Longest single sleep when a REALTIME clock is pending, so a change of the wall clock is
 /// noticed within this many ns.
 const REALTIME_RECHECK_NS: u64 = 1_000_000_000;
+
+/// The cookie of the interrupt latch's fd in the poll set (guest fds are `u32`).
+const INTERRUPT_COOKIE: u64 = u64::MAX;
+
+/// The kernel interest a guest's `poll_oneoff` calls keep between calls.
+///
+/// One persistent [`WaitSet`] per guest, one entry per guest fd (cookie = the guest fd number),
+/// watching the union of what the current call subscribes on that fd. An fd polled the same way
+/// as last time costs nothing; a changed one costs one `modify`; an fd no longer polled is
+/// disabled (removed from the kernel) only when a call actually blocks, so a loop of timeout-0
+/// polls over the same fds makes no registration syscall at all, and a clocks-only call makes no
+/// syscall. [`PollState::forget`] drops an fd's entry before the host closes it.
+#[derive(Default)]
+pub struct PollState {
+    set: Option<WaitSet>,
+    regs: HashMap<u32, Reg>,
+    /// Bumped every call; marks which entries the current call uses.
+    stamp: u64,
+    results: Vec<WaitResult>,
+    interrupt_added: bool,
+    /// Registration changes made so far (adds, modifies, disables): kernel work that depends on
+    /// what changed, not on how many fds are polled.
+    changes: u64,
+}
+
+impl std::fmt::Debug for PollState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollState")
+            .field("registered_fds", &self.regs.len())
+            .finish()
+    }
+}
+
+struct Reg {
+    /// The host fd number the entry was registered with.
+    host: RawFd,
+    /// What the set's entry watches now.
+    watched: Signals,
+    /// What the current call wants (valid when `stamp` is current).
+    want: Signals,
+    stamp: u64,
+    /// The result of the current call's wait for this fd (valid when `hit` is current).
+    observed: Signals,
+    status: Status,
+    hit: u64,
+}
+
+impl PollState {
+    /// How many registration changes (add, modify, disable) `poll_oneoff` has made: a guest that
+    /// polls the same fds the same way in a loop makes none after the first call.
+    pub fn registration_changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// How many guest fds have an entry in the poll set.
+    pub fn registered_fds(&self) -> usize {
+        self.regs.len()
+    }
+
+    /// Drop the kernel interest in `guest_fd` (call before the host closes it).
+    pub fn forget(&mut self, guest_fd: u32) {
+        if self.regs.remove(&guest_fd).is_some() {
+            if let Some(set) = &self.set {
+                let _ = set.remove(u64::from(guest_fd));
+            }
+        }
+    }
+
+    fn set(&mut self) -> Result<&WaitSet, Errno> {
+        if self.set.is_none() {
+            self.set = Some(WaitSet::new().map_err(|_| Errno::NOMEM)?);
+        }
+        self.set.as_ref().ok_or(Errno::NOMEM)
+    }
+
+    /// Bring the set's entry for `guest_fd` to what this call wants.
+    fn sync(&mut self, guest_fd: u32, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        let want = self
+            .regs
+            .get(&guest_fd)
+            .map_or(Signals::empty(), |r| r.want);
+        let host = fd.as_raw_fd();
+        let (in_set, same_fd, watched) = match self.regs.get(&guest_fd) {
+            Some(r) => (r.host >= 0, r.host == host, r.watched),
+            None => (false, false, Signals::empty()),
+        };
+        if in_set && same_fd && watched == want {
+            return Ok(());
+        }
+        let set = self.set()?.clone();
+        let cookie = u64::from(guest_fd);
+        let res = if in_set && same_fd {
+            set.modify(cookie, want)
+        } else {
+            if set.contains(cookie) {
+                let _ = set.remove(cookie);
+            }
+            set.add(cookie, Source::Fd(fd), want)
+        };
+        self.changes += 1;
+        let r = self.regs.get_mut(&guest_fd).ok_or(Errno::IO)?;
+        match res {
+            Ok(()) => {
+                r.host = host;
+                r.watched = want;
+                Ok(())
+            }
+            Err(waitset::Error::BadHandle) => Err(Errno::BADF),
+            Err(waitset::Error::AccessDenied(_)) => Err(Errno::NOTCAPABLE),
+            Err(_) => Err(Errno::IO),
+        }
+    }
+
+    /// Disable entries the current call does not use (only before a call that blocks).
+    fn disable_stale(&mut self) {
+        let Some(set) = &self.set else { return };
+        for (&guest_fd, r) in self.regs.iter_mut() {
+            if r.stamp != self.stamp && !r.watched.is_empty() {
+                if set.modify(u64::from(guest_fd), Signals::empty()).is_ok() {
+                    r.watched = Signals::empty();
+                }
+                self.changes += 1;
+            }
+        }
+    }
+}
 
 impl WasiCtx {
     /// Waits until at least one subscription has an event and fills `out[..n]`, returning `n`.
@@ -152,22 +283,22 @@ impl WasiCtx {
     /// once: an fd not in the table is BADF, an fd without the right is NOTCAPABLE, a CPU-time
     /// clock is NOTSUP, an unknown clock id or clock flag is INVAL. When any event is due, fds
     /// and clocks are checked in the same pass (timeout 0), and no clock is reported before its
-    /// deadline on the clock it names.
-    ///
-    /// This is the simple, engine-free version: one `ppoll` over the subscribed fds per pass,
-    /// nothing kept between calls.
-    // TODO(issue 3): replace this body with the engine-backed version (waitset::WaitSet kept
-    // between calls, precision as slack, write nbytes for sockets).
+    /// deadline on the clock it names. Regular files, `/dev/null` and the like are always ready.
+    /// The wait itself is one [`WaitSet::wait`] on the guest's persistent set (see
+    /// [`PollState`]); it also watches the [`Interrupt`](crate::Interrupt) latch, and returns 0
+    /// events when the latch is raised (the caller ends the run).
     pub fn wait_subscriptions(&mut self, subs: &[Subscription], out: &mut [Event]) -> usize {
         let mut n = 0usize;
-        let mut clocks: Vec<ClockWait> = Vec::new();
-        let mut fds: Vec<FdWait<'_>> = Vec::new();
         let push = |out: &mut [Event], n: &mut usize, ev: Event| {
             if let Some(slot) = out.get_mut(*n) {
                 *slot = ev;
                 *n += 1;
             }
         };
+        self.poll.stamp = self.poll.stamp.wrapping_add(1);
+        let stamp = self.poll.stamp;
+        let mut clocks: Vec<ClockWait> = Vec::new();
+        let mut fd_waits: Vec<FdWait> = Vec::new();
 
         for (index, sub) in subs.iter().enumerate() {
             match sub.kind {
@@ -187,6 +318,7 @@ impl WasiCtx {
                                 index,
                                 id: c.id,
                                 deadline,
+                                precision: c.precision,
                             });
                         }
                         clockid::PROCESS_CPUTIME_ID | clockid::THREAD_CPUTIME_ID => {
@@ -214,100 +346,239 @@ impl WasiCtx {
                         push(out, &mut n, Event::error(sub, Errno::NOTCAPABLE));
                         continue;
                     }
-                    fds.push(FdWait {
+                    if entry.kind().is_always_ready() {
+                        let mut ev = Event::for_subscription(sub);
+                        ev.fd_readwrite.nbytes = if write {
+                            write_nbytes(entry.as_fd(), entry.kind())
+                        } else {
+                            read_nbytes(entry.as_fd(), entry.kind())
+                        };
+                        push(out, &mut n, ev);
+                        continue;
+                    }
+                    let sig = if write {
+                        Signals::WRITABLE
+                    } else {
+                        Signals::READABLE
+                    };
+                    let r = self.poll.regs.entry(f.fd).or_insert(Reg {
+                        host: -1,
+                        watched: Signals::empty(),
+                        want: Signals::empty(),
+                        stamp: 0,
+                        observed: Signals::empty(),
+                        status: Status::Satisfied,
+                        hit: 0,
+                    });
+                    if r.stamp != stamp {
+                        r.stamp = stamp;
+                        r.want = Signals::empty();
+                    }
+                    r.want |= sig;
+                    fd_waits.push(FdWait {
                         index,
-                        fd: entry.as_fd(),
-                        kind: entry.kind(),
+                        guest_fd: f.fd,
                         write,
                     });
                 }
             }
         }
 
-        loop {
-            let timeout = if n > 0 {
-                Some(0)
-            } else {
-                clocks
-                    .iter()
-                    .map(|c| {
-                        let left = c.deadline.saturating_sub(now_ns(c.id).unwrap_or(u64::MAX));
-                        if c.id == clockid::REALTIME {
-                            left.min(REALTIME_RECHECK_NS)
-                        } else {
-                            left
-                        }
-                    })
-                    .min()
+        // Register what changed; an fd the set refuses becomes an error event.
+        let mut i = 0;
+        while i < fd_waits.len() {
+            let fw = &fd_waits[i];
+            let res = match self.fds.get(fw.guest_fd) {
+                Ok(entry) => self.poll.sync(fw.guest_fd, entry.as_fd()),
+                Err(e) => Err(e),
             };
-            let mut pollfds: Vec<PollFd<'_>> = fds
-                .iter()
-                .map(|f| {
-                    let interest = if f.write {
-                        PollFlags::OUT
+            if let Err(e) = res {
+                let gfd = fw.guest_fd;
+                // Every subscription on this fd fails the same way.
+                fd_waits.retain(|w| {
+                    if w.guest_fd == gfd {
+                        push(out, &mut n, Event::error(&subs[w.index], e));
+                        false
                     } else {
-                        PollFlags::IN | PollFlags::RDHUP
-                    };
-                    PollFd::from_borrowed_fd(f.fd, interest)
-                })
-                .collect();
-            let ts = timeout.map(|ns| Timespec {
-                tv_sec: (ns / 1_000_000_000) as _,
-                tv_nsec: (ns % 1_000_000_000) as _,
-            });
-            match rustix::event::poll(&mut pollfds, ts.as_ref()) {
-                Ok(_) => {}
-                // TODO(signals): a pending SIGINT/SIGTERM must end the wait here.
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(_) => {
-                    // ppoll itself failed (ENOMEM); report every fd as an I/O error rather
-                    // than spin.
-                    for f in &fds {
-                        push(out, &mut n, Event::error(&subs[f.index], Errno::IO));
+                        true
+                    }
+                });
+                self.poll.forget(gfd);
+                continue;
+            }
+            i += 1;
+        }
+
+        if fd_waits.is_empty() && clocks.is_empty() {
+            return n;
+        }
+        loop {
+            // Block only when nothing is due yet; otherwise check the fds without blocking.
+            let wait_until = if n > 0 {
+                None
+            } else {
+                clocks_deadline(&clocks)
+            };
+            if !fd_waits.is_empty() || wait_until.is_some() {
+                if self.wait_fds(wait_until, &fd_waits, stamp).is_err() {
+                    for fw in &fd_waits {
+                        push(out, &mut n, Event::error(&subs[fw.index], Errno::IO));
                     }
                     return n;
                 }
-            }
-            for (f, p) in fds.iter().zip(pollfds.iter()) {
-                if let Some(ev) = fd_event(&subs[f.index], f, p.revents()) {
-                    push(out, &mut n, ev);
+                if self
+                    .interrupt
+                    .as_ref()
+                    .is_some_and(|i| i.pending().is_some())
+                {
+                    return n; // the caller sees the latch and ends the run
+                }
+                for fw in &fd_waits {
+                    let Some(reg) = self.poll.regs.get(&fw.guest_fd) else {
+                        continue;
+                    };
+                    if reg.hit != stamp {
+                        continue;
+                    }
+                    let Ok(entry) = self.fds.get(fw.guest_fd) else {
+                        continue;
+                    };
+                    if let Some(ev) =
+                        fd_event(&subs[fw.index], fw.write, reg.observed, reg.status, entry)
+                    {
+                        push(out, &mut n, ev);
+                    }
                 }
             }
-            for c in &clocks {
-                if now_ns(c.id).unwrap_or(0) >= c.deadline {
-                    push(out, &mut n, Event::for_subscription(&subs[c.index]));
-                }
-            }
-            if n > 0 || (fds.is_empty() && clocks.is_empty()) {
+            report_clocks(subs, &clocks, out, &mut n);
+            if n > 0 {
                 return n;
+            }
+        }
+    }
+
+    /// One wait on the guest's set: until `until` (`None`: do not block), recording each
+    /// reported fd's signals in its `Reg` under `stamp`.
+    fn wait_fds(
+        &mut self,
+        until: Option<Deadline>,
+        fd_waits: &[FdWait],
+        stamp: u64,
+    ) -> Result<(), Errno> {
+        if until.is_some() {
+            self.poll.disable_stale();
+        }
+        if !self.poll.interrupt_added {
+            if let Some(int) = self.interrupt.clone() {
+                let set = self.poll.set()?;
+                self.poll.interrupt_added = set
+                    .add(INTERRUPT_COOKIE, Source::Fd(int.fd()), Signals::READABLE)
+                    .is_ok();
+            }
+        }
+        self.poll.set()?;
+        let cap = fd_waits.len() + 1;
+        let PollState {
+            set, results, regs, ..
+        } = &mut self.poll;
+        if results.len() < cap {
+            results.resize(cap, WaitResult::default());
+        }
+        let set = set.as_ref().ok_or(Errno::NOMEM)?;
+        match set.wait(until.unwrap_or_else(Deadline::now), &mut results[..cap]) {
+            Ok(k) => {
+                for r in &results[..k] {
+                    if let Some(reg) = u32::try_from(r.cookie)
+                        .ok()
+                        .and_then(|fd| regs.get_mut(&fd))
+                    {
+                        reg.observed = r.observed;
+                        reg.status = r.status;
+                        reg.hit = stamp;
+                    }
+                }
+                Ok(())
+            }
+            Err(waitset::Error::TimedOut) => Ok(()),
+            Err(_) => Err(Errno::IO),
+        }
+    }
+}
+
+/// The monotonic deadline to wait until for `clocks`: the earliest deadline plus its precision
+/// (slack lets nearby wake-ups coalesce; no clock is ever reported before its own deadline), or
+/// `None` when one is already due. A REALTIME deadline is re-checked at least every second so a
+/// wall-clock change is noticed. Without clocks: [`Deadline::INFINITE`].
+fn clocks_deadline(clocks: &[ClockWait]) -> Option<Deadline> {
+    let mono_now = now_ns(clockid::MONOTONIC).unwrap_or(0);
+    let mut until = u64::MAX;
+    for c in clocks {
+        let now = if c.id == clockid::MONOTONIC {
+            mono_now
+        } else {
+            now_ns(c.id).unwrap_or(u64::MAX)
+        };
+        if now >= c.deadline {
+            return None;
+        }
+        let mut left = (c.deadline - now).saturating_add(c.precision);
+        if c.id == clockid::REALTIME {
+            left = left.min(REALTIME_RECHECK_NS);
+        }
+        until = until.min(mono_now.saturating_add(left));
+    }
+    Some(if until == u64::MAX {
+        Deadline::INFINITE
+    } else {
+        Deadline::from_monotonic_nanos(until)
+    })
+}
+
+/// Push an event for every clock whose deadline has passed on its own clock.
+fn report_clocks(subs: &[Subscription], clocks: &[ClockWait], out: &mut [Event], n: &mut usize) {
+    for c in clocks {
+        if now_ns(c.id).unwrap_or(0) >= c.deadline {
+            if let Some(slot) = out.get_mut(*n) {
+                *slot = Event::for_subscription(&subs[c.index]);
+                *n += 1;
             }
         }
     }
 }
 
-/// The event for an fd subscription given the kernel's `revents`, or `None` if not ready.
-fn fd_event(sub: &Subscription, f: &FdWait<'_>, revents: PollFlags) -> Option<Event> {
-    if revents.is_empty() {
+/// The event for an fd subscription given what the set observed, or `None` if this direction
+/// is not ready.
+fn fd_event(
+    sub: &Subscription,
+    write: bool,
+    observed: Signals,
+    status: Status,
+    entry: &FdEntry,
+) -> Option<Event> {
+    let mut ev = Event::for_subscription(sub);
+    let hangup = observed.intersects(Signals::PEER_CLOSED);
+    if write {
+        if observed.contains(Signals::WRITABLE) {
+            ev.fd_readwrite.nbytes = write_nbytes(entry.as_fd(), entry.kind());
+            if hangup {
+                ev.fd_readwrite.flags |= eventrwflags::FD_READWRITE_HANGUP;
+            }
+            return Some(ev);
+        }
+        // Nothing can ever be written: the peer or the reader is gone.
+        if status == Status::Unsatisfiable || hangup || observed.contains(Signals::ERROR) {
+            ev.fd_readwrite.flags |= eventrwflags::FD_READWRITE_HANGUP;
+            return Some(ev);
+        }
         return None;
     }
-    if revents.contains(PollFlags::NVAL) {
-        return Some(Event::error(sub, Errno::BADF));
+    if !observed.intersects(Signals::READABLE | Signals::PEER_CLOSED | Signals::ERROR) {
+        return None;
     }
-    let mut ev = Event::for_subscription(sub);
-    // The peer is gone: HUP (or RDHUP, the peer shut down its writing side) on sockets and on
-    // a pipe's read end; Linux reports a pipe whose readers are all gone as ERR on the write end.
-    let pipe_reader_gone = f.write && f.kind == FileKind::Pipe && revents.contains(PollFlags::ERR);
-    if revents.intersects(PollFlags::HUP | PollFlags::RDHUP) || pipe_reader_gone {
+    if hangup {
         ev.fd_readwrite.flags |= eventrwflags::FD_READWRITE_HANGUP;
-        if f.write {
-            return Some(ev); // nothing can be written: nbytes stays 0
-        }
     }
-    ev.fd_readwrite.nbytes = if f.write {
-        write_nbytes(f.fd, f.kind)
-    } else {
-        read_nbytes(f.fd, f.kind)
-    };
+    ev.fd_readwrite.nbytes = read_nbytes(entry.as_fd(), entry.kind());
     Some(ev)
 }
 
@@ -328,8 +599,8 @@ pub fn read_nbytes(fd: BorrowedFd<'_>, kind: FileKind) -> u64 {
     }
 }
 
-/// Bytes that can be written without blocking where the kernel tells it: free space in a pipe.
-/// 0 otherwise.
+/// Bytes that can be written without blocking where the kernel tells it: free space in a pipe,
+/// free space in a socket's send buffer (SO_SNDBUF minus what is queued). 0 otherwise.
 pub fn write_nbytes(fd: BorrowedFd<'_>, kind: FileKind) -> u64 {
     match kind {
         FileKind::Pipe => {
@@ -337,6 +608,26 @@ pub fn write_nbytes(fd: BorrowedFd<'_>, kind: FileKind) -> u64 {
             let queued = rustix::io::ioctl_fionread(fd).unwrap_or(0);
             size.saturating_sub(queued)
         }
+        FileKind::SocketStream | FileKind::SocketDgram => {
+            let size = rustix::net::sockopt::socket_send_buffer_size(fd).unwrap_or(0) as u64;
+            size.saturating_sub(socket_outq(fd))
+        }
         _ => 0,
     }
+}
+
+/// Bytes queued in a socket's send buffer (Linux `SIOCOUTQ`); 0 where unknown.
+fn socket_outq(fd: BorrowedFd<'_>) -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one int through the valid pointer; the fd is
+        // borrowed and open for the duration of the call.
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        if r == 0 {
+            return u64::try_from(queued).unwrap_or(0);
+        }
+    }
+    let _ = fd;
+    0
 }

@@ -62,8 +62,19 @@ fn with_memory(
         _ => wasmtime::bail!("the module does not export a memory named `memory`"),
     };
     let (mem, ctx) = memory.data_and_store_mut(caller);
-    Ok(i32::from(f(ctx, mem).raw()))
+    let r = f(ctx, mem);
+    // A termination request ends the run at the host call that notices it.
+    if let Some(signal) = ctx.interrupted() {
+        return Err(wasmtime::Error::new(Signaled(signal)));
+    }
+    Ok(i32::from(r.raw()))
 }
+
+/// The run was ended by a termination signal (SIGINT, SIGTERM), raised on the context's
+/// [`Interrupt`](crate::Interrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("terminated by signal {0}")]
+pub struct Signaled(pub i32);
 
 /// A guest `i32` as the pointer/size `u32` it encodes.
 fn u(x: i32) -> u32 {
@@ -300,6 +311,8 @@ pub fn define_unresolved_as_nosys(
 pub enum Outcome {
     /// The guest called `proc_exit(code)`, or `_start` returned (code 0).
     Exited(u32),
+    /// A termination signal ended the run (the CLI exits with 128 + the signal).
+    Signaled(i32),
     /// The guest trapped (or a host function failed fatally). The error's `Debug` form carries
     /// the trap message and the wasm backtrace.
     Trapped(wasmtime::Error),
@@ -329,8 +342,10 @@ pub enum LoadError {
 
 /// The engine configuration the host uses: Cranelift, wasm backtraces on.
 pub fn engine() -> Result<Engine, LoadError> {
-    // Defaults: Cranelift, wasm backtraces captured on traps.
-    let config = Config::new();
+    // Cranelift, wasm backtraces captured on traps, and epoch interruption so a termination
+    // request can stop a guest that never calls the host.
+    let mut config = Config::new();
+    config.epoch_interruption(true);
     Engine::new(&config).map_err(LoadError::Engine)
 }
 
@@ -349,6 +364,11 @@ pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, LoadError> {
 /// Instantiates `module` with `ctx` and runs its `_start`.
 pub fn run(engine: &Engine, module: &Module, ctx: WasiCtx) -> Result<Outcome, LoadError> {
     let mut store = Store::new(engine, ctx);
+    // A termination request interrupts compiled code through the epoch (see `engine`): the
+    // latch's hook bumps it, and the next epoch check traps. Set before instantiation, since a
+    // wasm start function already runs guest code.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_trap();
     let mut linker = Linker::new(engine);
     add_to_linker(&mut linker).map_err(LoadError::Instantiate)?;
     define_unresolved_as_nosys(&mut linker, &mut store, module).map_err(LoadError::Instantiate)?;
@@ -356,24 +376,31 @@ pub fn run(engine: &Engine, module: &Module, ctx: WasiCtx) -> Result<Outcome, Lo
         Ok(i) => i,
         // A wasm start function runs guest code during instantiation: its exit or trap is the
         // outcome of the run. Anything else (an unsatisfiable import) means it never ran.
-        Err(e) if e.is::<ProcExit>() || e.is::<Trap>() => return Ok(outcome(e)),
+        Err(e) if e.is::<ProcExit>() || e.is::<Trap>() || e.is::<Signaled>() => {
+            return Ok(outcome(e, store.data()))
+        }
         Err(e) => return Err(LoadError::Instantiate(e)),
     };
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(LoadError::NoStart)?;
-    // TODO(signals): SIGINT/SIGTERM must wake a guest blocked in poll_oneoff and end the run
-    // with status 130/143; the CLI installs the handler before calling `run` (see waitset-cli).
     match start.call(&mut store, ()) {
         Ok(()) => Ok(Outcome::Exited(0)),
-        Err(e) => Ok(outcome(e)),
+        Err(e) => Ok(outcome(e, store.data())),
     }
 }
 
 /// Turns an error from guest execution into an outcome: `proc_exit`, or a trap.
-fn outcome(e: wasmtime::Error) -> Outcome {
-    match e.downcast_ref::<ProcExit>() {
-        Some(exit) => Outcome::Exited(exit.0),
+fn outcome(e: wasmtime::Error, ctx: &WasiCtx) -> Outcome {
+    if let Some(exit) = e.downcast_ref::<ProcExit>() {
+        return Outcome::Exited(exit.0);
+    }
+    if let Some(Signaled(sig)) = e.downcast_ref::<Signaled>() {
+        return Outcome::Signaled(*sig);
+    }
+    // An epoch trap caused by the termination latch.
+    match ctx.interrupted() {
+        Some(sig) => Outcome::Signaled(sig),
         None => Outcome::Trapped(e),
     }
 }

@@ -1,0 +1,268 @@
+//! `poll_oneoff` on the engine: kernel interest kept between calls, socket write space,
+//! precision as slack, and the termination latch.
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use waitset_wasi::abi::{
+    clockid, eventrwflags, Errno, Event, Subscription, SubscriptionClock, SubscriptionFdReadwrite,
+    SubscriptionKind,
+};
+use waitset_wasi::{poll_oneoff, Interrupt, WasiCtx};
+
+const MEM: usize = 1 << 20;
+const IN: u32 = 0x1000;
+const OUT: u32 = 0x40000;
+const NEVENTS: u32 = 0x80000;
+
+fn fd_sub(userdata: u64, fd: u32, write: bool) -> Subscription {
+    let rw = SubscriptionFdReadwrite { fd };
+    Subscription {
+        userdata,
+        kind: if write {
+            SubscriptionKind::FdWrite(rw)
+        } else {
+            SubscriptionKind::FdRead(rw)
+        },
+    }
+}
+
+fn clock_sub(userdata: u64, timeout: u64, precision: u64) -> Subscription {
+    Subscription {
+        userdata,
+        kind: SubscriptionKind::Clock(SubscriptionClock {
+            id: clockid::MONOTONIC,
+            timeout,
+            precision,
+            flags: 0,
+        }),
+    }
+}
+
+/// Runs poll_oneoff and returns (errno, events).
+fn call(ctx: &mut WasiCtx, subs: &[Subscription]) -> (Errno, Vec<Event>) {
+    let mut mem = vec![0xAAu8; MEM];
+    for (i, s) in subs.iter().enumerate() {
+        let off = IN as usize + i * Subscription::SIZE;
+        let slot: &mut [u8; 48] = (&mut mem[off..off + 48]).try_into().unwrap();
+        s.encode(slot);
+    }
+    let e = poll_oneoff(ctx, &mut mem, IN, OUT, subs.len() as u32, NEVENTS);
+    if e != Errno::SUCCESS {
+        return (e, Vec::new());
+    }
+    let n = u32::from_le_bytes(mem[NEVENTS as usize..][..4].try_into().unwrap()) as usize;
+    let mut evs: Vec<Event> = (0..n)
+        .map(|i| Event::decode(&mem[OUT as usize + i * 32..]).unwrap())
+        .collect();
+    evs.sort_by_key(|e| e.userdata);
+    (e, evs)
+}
+
+fn pipes(n: usize) -> Vec<(OwnedFd, OwnedFd)> {
+    (0..n).map(|_| rustix::pipe::pipe().unwrap()).collect()
+}
+
+#[test]
+fn kernel_interest_is_kept_between_calls() {
+    let ps = pipes(64);
+    let mut b = WasiCtx::builder().poll_seed(0);
+    let mut writers = Vec::new();
+    for (r, w) in ps {
+        b = b.preopen_fd(r);
+        writers.push(w);
+    }
+    let mut ctx = b.build().unwrap();
+    let subs: Vec<Subscription> = (0..64u32)
+        .map(|i| fd_sub(u64::from(i), 3 + i, false))
+        .chain([clock_sub(999, 0, 0)])
+        .collect();
+    let (e, evs) = call(&mut ctx, &subs);
+    assert_eq!(e, Errno::SUCCESS);
+    assert_eq!(evs.len(), 1, "only the timeout-0 clock: {evs:?}");
+    let after_first = ctx.poll_state().registration_changes();
+    assert_eq!(after_first, 64, "one registration per fd on the first call");
+    for _ in 0..1000 {
+        call(&mut ctx, &subs);
+    }
+    assert_eq!(
+        ctx.poll_state().registration_changes(),
+        after_first,
+        "1000 identical calls changed nothing"
+    );
+    // One fd becomes ready: reported, still no registration change.
+    rustix::io::write(&writers[17], b"x").unwrap();
+    let (_, evs) = call(&mut ctx, &subs);
+    assert!(
+        evs.iter()
+            .any(|e| e.userdata == 17 && e.fd_readwrite.nbytes == 1),
+        "{evs:?}"
+    );
+    assert_eq!(ctx.poll_state().registration_changes(), after_first);
+    // A timeout-0 call that leaves fd 3 out does not even disable it (nothing blocks).
+    let without_3: Vec<Subscription> = subs.iter().filter(|s| s.userdata != 0).cloned().collect();
+    call(&mut ctx, &without_3);
+    assert_eq!(ctx.poll_state().registration_changes(), after_first);
+    // A blocking call without fd 3 disables exactly that entry.
+    rustix::io::write(&writers[20], b"y").unwrap();
+    let blocking: Vec<Subscription> = without_3
+        .iter()
+        .filter(|s| s.userdata != 999)
+        .cloned()
+        .collect();
+    let (_, evs) = call(&mut ctx, &blocking);
+    assert!(evs.iter().any(|e| e.userdata == 20));
+    assert_eq!(ctx.poll_state().registration_changes(), after_first + 1);
+}
+
+#[test]
+fn fds_no_longer_polled_are_disabled_before_blocking() {
+    let (r1, w1) = rustix::pipe::pipe().unwrap();
+    let (r2, w2) = rustix::pipe::pipe().unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(r1)
+        .preopen_fd(r2)
+        .build()
+        .unwrap();
+    call(
+        &mut ctx,
+        &[fd_sub(1, 3, false), fd_sub(2, 4, false), clock_sub(9, 0, 0)],
+    );
+    // fd 3 becomes ready but is no longer polled: a blocking poll on fd 4 must not spin or
+    // report it; it ends with the clock.
+    rustix::io::write(&w1, b"x").unwrap();
+    let t0 = Instant::now();
+    let (_, evs) = call(
+        &mut ctx,
+        &[fd_sub(2, 4, false), clock_sub(9, 30_000_000, 0)],
+    );
+    assert_eq!(evs.iter().map(|e| e.userdata).collect::<Vec<_>>(), vec![9]);
+    assert!(t0.elapsed() >= Duration::from_millis(30));
+    drop(w2);
+}
+
+#[test]
+fn closing_a_polled_fd_drops_its_entry() {
+    let (r, _w) = rustix::pipe::pipe().unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(r)
+        .build()
+        .unwrap();
+    call(&mut ctx, &[fd_sub(1, 3, false), clock_sub(9, 0, 0)]);
+    assert_eq!(ctx.poll_state().registered_fds(), 1);
+    let mut mem = vec![0u8; 16];
+    assert_eq!(
+        waitset_wasi::host::fd_close(&mut ctx, &mut mem, 3),
+        Errno::SUCCESS
+    );
+    assert_eq!(ctx.poll_state().registered_fds(), 0);
+    let (_, evs) = call(&mut ctx, &[fd_sub(1, 3, false)]);
+    assert_eq!(evs[0].error, Errno::BADF);
+}
+
+#[test]
+fn socket_write_reports_free_send_space() {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (a, _b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(a)
+        .build()
+        .unwrap();
+    let (_, evs) = call(&mut ctx, &[fd_sub(1, 3, true)]);
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].error, Errno::SUCCESS);
+    assert!(
+        evs[0].fd_readwrite.nbytes > 0,
+        "free send space is known for sockets: {evs:?}"
+    );
+}
+
+#[test]
+fn socket_peer_gone_is_hangup_for_read_and_write() {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (a, b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(a)
+        .build()
+        .unwrap();
+    drop(b);
+    let (_, evs) = call(&mut ctx, &[fd_sub(1, 3, false), fd_sub(2, 3, true)]);
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    for e in &evs {
+        assert_ne!(
+            e.fd_readwrite.flags & eventrwflags::FD_READWRITE_HANGUP,
+            0,
+            "{e:?}"
+        );
+    }
+}
+
+#[test]
+fn precision_is_slack_but_never_early() {
+    let mut ctx = WasiCtx::builder().poll_seed(0).build().unwrap();
+    let t0 = Instant::now();
+    let (_, evs) = call(&mut ctx, &[clock_sub(1, 20_000_000, 10_000_000)]);
+    assert_eq!(evs.len(), 1);
+    assert!(t0.elapsed() >= Duration::from_millis(20));
+}
+
+#[test]
+fn a_pending_interrupt_ends_poll_oneoff_first_and_writes_nothing() {
+    let int = Interrupt::new().unwrap();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    rustix::io::write(&w, b"x").unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(r)
+        .interrupt(int.clone())
+        .build()
+        .unwrap();
+    int.raise(libc_sigterm());
+    let mut mem = vec![0xAAu8; MEM];
+    let e = poll_oneoff(&mut ctx, &mut mem, IN, OUT, 1, NEVENTS);
+    assert_eq!(e, Errno::INTR);
+    assert!(mem.iter().all(|&b| b == 0xAA));
+    assert_eq!(ctx.interrupted(), Some(libc_sigterm()));
+}
+
+#[test]
+fn an_interrupt_wakes_a_blocked_poll_oneoff() {
+    let int = Interrupt::new().unwrap();
+    let (r, _w) = rustix::pipe::pipe().unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_fd(r)
+        .interrupt(int.clone())
+        .build()
+        .unwrap();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        int.raise(2);
+    });
+    let t0 = Instant::now();
+    let (_, evs) = call(&mut ctx, &[fd_sub(1, 3, false)]);
+    assert!(evs.is_empty());
+    assert_eq!(ctx.interrupted(), Some(2));
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    t.join().unwrap();
+}
+
+fn libc_sigterm() -> i32 {
+    15
+}
