@@ -72,6 +72,28 @@ thread_local! {
 }
 
 /// How an entry's wait ended.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use waitset::{Deadline, Event, Handle, Signals, Source, Status, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let ev = Event::new();
+/// set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+/// ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+/// let (a, b) = UnixStream::pair().unwrap();
+/// set.add(2, Source::fd(&a), Signals::WRITABLE).unwrap();
+/// drop(b); // `a` can never be written again
+/// let (r, _w) = rustix::pipe::pipe().unwrap();
+/// let h = Handle::new(r);
+/// set.add(3, Source::from(&h), Signals::READABLE).unwrap();
+/// h.close().unwrap();
+/// let mut out = [WaitResult::default(); 3];
+/// let n = set.wait(Deadline::now(), &mut out).unwrap();
+/// let mut got: Vec<_> = out[..n].iter().map(|r| (r.cookie, r.status)).collect();
+/// got.sort_by_key(|&(cookie, _)| cookie);
+/// let want = [(1, Status::Satisfied), (2, Status::Unsatisfiable), (3, Status::Canceled)];
+/// assert_eq!(got, want);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Status {
     /// At least one watched signal is asserted.
@@ -84,6 +106,21 @@ pub enum Status {
 }
 
 /// One result of [`WaitSet::wait`].
+///
+/// ```
+/// use waitset::{Deadline, Error, Signals, Source, Status, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let (r, w) = rustix::pipe::pipe().unwrap();
+/// set.add(9, Source::fd(&r), Signals::READABLE).unwrap();
+/// let mut out = [WaitResult::default(); 2];
+/// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+/// assert_eq!(out, [WaitResult::default(); 2]); // nothing written on an error
+/// drop(w);
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+/// // A descriptor also reports PEER_CLOSED, watched or not.
+/// let observed = Signals::READABLE | Signals::PEER_CLOSED;
+/// assert_eq!(out[0], WaitResult { cookie: 9, status: Status::Satisfied, observed });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct WaitResult {
     /// The entry's cookie.
@@ -95,6 +132,24 @@ pub struct WaitResult {
 }
 
 /// How results are shared among threads waiting on one set at the same time.
+///
+/// ```
+/// use waitset::{Deadline, Delivery, Event, Signals, Source, WaitResult, WaitSet};
+/// let modes = [(Delivery::Broadcast, true), (Delivery::Exclusive, false)];
+/// for (delivery, other_thread_sees_it) in modes {
+///     let set = WaitSet::builder().delivery(delivery).build().unwrap();
+///     let ev = Event::new();
+///     set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+///     ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+///     let mut out = [WaitResult::default(); 1];
+///     assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1); // this thread takes it
+///     let other = set.clone();
+///     let seen = std::thread::spawn(move || {
+///         other.wait(Deadline::now(), &mut [WaitResult::default(); 1]).is_ok()
+///     });
+///     assert_eq!(seen.join().unwrap(), other_thread_sees_it);
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Delivery {
     /// Every waiter sees the level-triggered ready entries.
@@ -133,6 +188,22 @@ pub enum Source<'a> {
 
 impl<'a> Source<'a> {
     /// A descriptor source.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{Deadline, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").unwrap();
+    /// let (sock, _peer) = UnixStream::pair().unwrap();
+    /// set.add(1, Source::fd(&null), Signals::READABLE | Signals::WRITABLE).unwrap();
+    /// set.add(2, Source::fd(&sock), Signals::READABLE).unwrap();
+    /// let mut out = [WaitResult::default(); 2];
+    /// // /dev/null is always ready; the socket has nothing to read.
+    /// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+    /// assert_eq!(out[0].cookie, 1);
+    /// set.remove(1).unwrap(); // remove the entry, then close the descriptor
+    /// drop(null);
+    /// ```
     pub fn fd(fd: &'a impl AsFd) -> Source<'a> {
         Source::Fd(fd.as_fd())
     }
@@ -153,6 +224,19 @@ impl<'a> From<&'a Handle> for Source<'a> {
         Source::Handle(h)
     }
 }
+/// Nesting sets is not supported: adding a [`Source::Set`] always fails with
+/// [`Error::NotSupported`].
+///
+/// ```
+/// use waitset::{Error, Signals, Source, WaitSet};
+/// let outer = WaitSet::new().unwrap();
+/// let inner = WaitSet::new().unwrap();
+/// let e = outer.add(1, Source::from(&inner), Signals::READABLE).unwrap_err();
+/// assert!(matches!(e, Error::NotSupported(_)));
+/// let e = outer.add(2, Source::from(&outer), Signals::READABLE).unwrap_err();
+/// assert!(matches!(e, Error::NotSupported(_)));
+/// assert!(outer.is_empty());
+/// ```
 impl<'a> From<&'a WaitSet> for Source<'a> {
     fn from(s: &'a WaitSet) -> Source<'a> {
         Source::Set(s)
@@ -175,21 +259,54 @@ pub struct WaitSetBuilder {
 
 impl WaitSetBuilder {
     /// Use this backend (default: [`BackendKind::default`], which honours `WAITSET_BACKEND`).
+    ///
+    /// ```
+    /// use waitset::{BackendKind, WaitSet};
+    /// let set = WaitSet::builder().backend(BackendKind::Poll).build().unwrap();
+    /// assert_eq!(set.backend(), BackendKind::Poll);
+    /// assert_eq!(WaitSet::builder().build().unwrap().backend(), BackendKind::default());
+    /// ```
     pub fn backend(mut self, kind: BackendKind) -> Self {
         self.backend = Some(kind);
         self
     }
     /// Share results among concurrent waiters this way.
+    ///
+    /// ```
+    /// use waitset::{Delivery, WaitSet};
+    /// assert_eq!(WaitSet::builder().build().unwrap().delivery(), Delivery::Broadcast);
+    /// let set = WaitSet::builder().delivery(Delivery::Exclusive).build().unwrap();
+    /// assert_eq!(set.delivery(), Delivery::Exclusive);
+    /// ```
     pub fn delivery(mut self, delivery: Delivery) -> Self {
         self.delivery = delivery;
         self
     }
     /// Reserve room for this many entries up front.
+    ///
+    /// ```
+    /// use waitset::{Event, Signals, Source, WaitSet};
+    /// let set = WaitSet::builder().capacity(2).build().unwrap();
+    /// let events: Vec<Event> = (0..3).map(|_| Event::new()).collect();
+    /// for (cookie, ev) in (0..).zip(&events) {
+    ///     // Adding may grow the set past the reserved capacity.
+    ///     set.add(cookie, Source::from(ev), Signals::USER_0).unwrap();
+    /// }
+    /// assert_eq!(set.len(), 3);
+    /// ```
     pub fn capacity(mut self, entries: usize) -> Self {
         self.capacity = entries;
         self
     }
     /// Create the set.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, WaitResult, WaitSet};
+    /// let set = WaitSet::builder().build().unwrap();
+    /// assert!(set.is_empty());
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// ```
     pub fn build(self) -> Result<WaitSet> {
         let kind = self.backend.unwrap_or_default();
         let sys = Sys::new(kind)?;
@@ -437,13 +554,9 @@ fn fd_result(watched: Signals, observed: Signals, hup: bool) -> Option<(Status, 
     let shown = obs & (watched | Signals::ERROR | Signals::PEER_CLOSED);
     if obs.intersects(watched) {
         Some((Status::Satisfied, shown))
-    } else if hup
-        && !watched.is_empty()
-        && (watched - Signals::ERROR - Signals::PEER_CLOSED).is_empty()
-    {
-        // Only ERROR / PEER_CLOSED watched and the kernel said HUP/ERR: satisfied by definition.
-        Some((Status::Satisfied, shown))
-    } else if hup && watched.intersects(Signals::WRITABLE | Signals::PRIORITY) {
+    } else if hup && !watched.is_empty() {
+        // The kernel said hang-up or error and none of the watched signals is asserted: none
+        // ever will be (WRITABLE after the peer left, anything on a failed or closed fd).
         Some((Status::Unsatisfiable, shown))
     } else {
         None
@@ -558,9 +671,15 @@ impl Inner {
             self.sys.add(fd, token(reg, gen), want, ktrig)?;
             r.registered = true;
         } else if want != r.kernel_interest || ktrig != r.kernel_trigger || !r.kernel_armed {
-            self.sys
-                .modify(fd, token(reg, gen), want, ktrig)
-                .map_err(AddError::Io)?;
+            match self.sys.modify(fd, token(reg, gen), want, ktrig) {
+                Ok(()) => {}
+                // The kernel dropped the registration: the fd was closed without removing its
+                // entries and the number reused. Register the file that has the number now.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    self.sys.add(fd, token(reg, gen), want, ktrig)?
+                }
+                Err(e) => return Err(AddError::Io(e)),
+            }
         } else {
             return Ok(());
         }
@@ -731,36 +850,110 @@ struct Popped {
 
 impl WaitSet {
     /// A set with the default backend and broadcast delivery.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, Delivery, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// assert_eq!(set.backend(), BackendKind::default());
+    /// assert_eq!(set.delivery(), Delivery::Broadcast);
+    /// assert!(set.is_empty());
+    /// ```
     pub fn new() -> Result<WaitSet> {
         WaitSet::builder().build()
     }
 
     /// A builder for a set with non-default options.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, Delivery, WaitSet};
+    /// let set = WaitSet::builder()
+    ///     .backend(BackendKind::Poll)
+    ///     .delivery(Delivery::Exclusive)
+    ///     .capacity(64)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!((set.backend(), set.delivery()), (BackendKind::Poll, Delivery::Exclusive));
+    /// ```
     pub fn builder() -> WaitSetBuilder {
         WaitSetBuilder::default()
     }
 
     /// The backend serving this set.
+    ///
+    /// ```
+    /// use waitset::{Signals, Source, Trigger, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// // Pick a trigger mode the backend serving this set supports natively.
+    /// let edge = set.backend().capabilities().edge;
+    /// let trigger = if edge { Trigger::Edge } else { Trigger::Level };
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// set.add_with(1, Source::fd(&r), Signals::READABLE, trigger).unwrap();
+    /// ```
     pub fn backend(&self) -> BackendKind {
         self.inner.sys.kind()
     }
 
     /// The delivery mode of this set.
+    ///
+    /// ```
+    /// use waitset::{Delivery, WaitSet};
+    /// let set = WaitSet::builder().delivery(Delivery::Exclusive).build().unwrap();
+    /// assert_eq!(set.delivery(), Delivery::Exclusive);
+    /// assert_eq!(set.clone().delivery(), Delivery::Exclusive); // a clone is the same set
+    /// ```
     pub fn delivery(&self) -> Delivery {
         self.inner.delivery
     }
 
     /// The number of entries.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Handle, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// set.add(1, Source::fd(&w), Signals::WRITABLE).unwrap();
+    /// let h = Handle::new(r);
+    /// set.add(2, Source::from(&h), Signals::READABLE).unwrap();
+    /// assert_eq!(set.len(), 2);
+    /// set.remove(1).unwrap();
+    /// assert_eq!(set.len(), 1);
+    /// // A closed handle's entry is gone once its cancellation has been reported.
+    /// h.close().unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// set.wait(Deadline::now(), &mut out).unwrap();
+    /// assert_eq!(set.len(), 0);
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.lock().cookies.len()
     }
 
     /// Whether the set has no entries.
+    ///
+    /// ```
+    /// use waitset::{Event, Signals, Source, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// assert!(set.is_empty());
+    /// let ev = Event::new();
+    /// set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+    /// assert!(!set.is_empty());
+    /// set.remove(1).unwrap();
+    /// assert!(set.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether an entry has this cookie.
+    ///
+    /// ```
+    /// use waitset::{Signals, Source, Timer, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let t = Timer::new();
+    /// set.add(0xabc, Source::from(&t), Signals::TIMER).unwrap();
+    /// assert!(set.contains(0xabc) && !set.contains(0xabd));
+    /// set.remove(0xabc).unwrap();
+    /// assert!(!set.contains(0xabc));
+    /// ```
     pub fn contains(&self, cookie: u64) -> bool {
         self.inner.lock().cookies.contains_key(&cookie)
     }
@@ -772,6 +965,22 @@ impl WaitSet {
     /// write-only fd, `TIMER` on an fd, a non-user signal on an event), [`Error::NotSupported`]
     /// (a set, or edge triggering where the backend cannot), [`Error::Canceled`] (set closed).
     /// On error the set is unchanged.
+    ///
+    /// ```
+    /// use waitset::{Error, Signals, Source, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// set.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+    /// // The cookie is in use:
+    /// let e = set.add(1, Source::fd(&w), Signals::WRITABLE).unwrap_err();
+    /// assert!(matches!(e, Error::AlreadyExists(1)));
+    /// // A pipe's write end is never readable, and no descriptor asserts TIMER:
+    /// let e = set.add(2, Source::fd(&w), Signals::READABLE).unwrap_err();
+    /// assert!(matches!(e, Error::AccessDenied(s) if s == Signals::READABLE));
+    /// let e = set.add(3, Source::fd(&r), Signals::TIMER).unwrap_err();
+    /// assert!(matches!(e, Error::AccessDenied(s) if s == Signals::TIMER));
+    /// assert_eq!(set.len(), 1); // the failed calls changed nothing
+    /// ```
     pub fn add(&self, cookie: u64, source: Source<'_>, signals: Signals) -> Result<()> {
         self.add_with(cookie, source, signals, Trigger::Level)
     }
@@ -965,6 +1174,10 @@ impl WaitSet {
                         "entries with different triggers on one descriptor",
                     ));
                 }
+                // Re-state the registration to the kernel (one syscall, on add only): if the fd
+                // number was closed and reused without its entries being removed, the kernel no
+                // longer knows it, and the modify falls back to registering the new file.
+                st.regs[r as usize].kernel_armed = false;
                 (r, false)
             }
             None => {
@@ -1038,6 +1251,21 @@ impl WaitSet {
 
     /// Change the signals an entry waits for; this also re-arms a one-shot entry that fired.
     /// Errors as for [`add`](Self::add), plus [`Error::NotFound`]; on error nothing changes.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{Deadline, Error, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// set.add(1, Source::fd(&a), Signals::READABLE).unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// // Nothing to read:
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// set.modify(1, Signals::WRITABLE).unwrap();
+    /// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+    /// assert_eq!(out[0].observed, Signals::WRITABLE);
+    /// assert!(matches!(set.modify(2, Signals::WRITABLE), Err(Error::NotFound(2))));
+    /// ```
     pub fn modify(&self, cookie: u64, signals: Signals) -> Result<()> {
         self.modify_inner(cookie, signals)
             .map_err(|e| e.traced("waitset_modify"))
@@ -1113,6 +1341,19 @@ impl WaitSet {
     }
 
     /// Remove an entry; [`Error::NotFound`] if no entry has this cookie.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// set.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+    /// set.remove(1).unwrap();
+    /// assert!(matches!(set.remove(1), Err(Error::NotFound(1))));
+    /// // No longer reported, though `r` is still open and readable.
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// ```
     pub fn remove(&self, cookie: u64) -> Result<()> {
         let me = Arc::as_ptr(&self.inner);
         let (idx, gen, kind) = {
@@ -1136,6 +1377,20 @@ impl WaitSet {
 
     /// Close the set: every thread blocked in [`wait`](Self::wait) returns [`Error::Canceled`],
     /// and so does every later call.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Event, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let waiter = std::thread::spawn({
+    ///     let set = set.clone();
+    ///     move || set.wait(Deadline::INFINITE, &mut [WaitResult::default(); 1])
+    /// });
+    /// set.close(); // wakes the blocked waiter (or turns it away if it has not started yet)
+    /// assert!(matches!(waiter.join().unwrap(), Err(Error::Canceled)));
+    /// let ev = Event::new();
+    /// let e = set.add(1, Source::from(&ev), Signals::USER_0).unwrap_err();
+    /// assert!(matches!(e, Error::Canceled));
+    /// ```
     pub fn close(&self) {
         let mut st = self.inner.lock();
         st.closed = true;
@@ -1152,6 +1407,30 @@ impl WaitSet {
     /// [`Error::InvalidArgument`] for an empty buffer. Interruption by a signal handler is retried
     /// internally against the same deadline. A sub-millisecond remainder is rounded up, so a wait
     /// never turns into a busy loop.
+    ///
+    /// ```
+    /// use std::collections::BTreeSet;
+    /// use waitset::{Deadline, Error, Event, Signals, Source, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let ev = Event::new();
+    /// for cookie in 1..=3 {
+    ///     set.add(cookie, Source::from(&ev), Signals::USER_0).unwrap();
+    /// }
+    /// let mut out = [WaitResult::default(); 2];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// assert!(matches!(set.wait(Deadline::now(), &mut []), Err(Error::InvalidArgument(_))));
+    /// ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+    /// // Three ready entries, room for two: each is reported within ceil(3 / 2) = 2 waits,
+    /// // and at most once per wait.
+    /// let mut seen = BTreeSet::new();
+    /// for _ in 0..2 {
+    ///     let n = set.wait(Deadline::now(), &mut out).unwrap();
+    ///     assert_eq!(n, 2);
+    ///     assert_ne!(out[0].cookie, out[1].cookie);
+    ///     seen.extend(out[..n].iter().map(|r| r.cookie));
+    /// }
+    /// assert_eq!(seen, BTreeSet::from([1, 2, 3]));
+    /// ```
     pub fn wait(&self, deadline: Deadline, results: &mut [WaitResult]) -> Result<usize> {
         if results.is_empty() {
             return Err(Error::InvalidArgument("empty results buffer").traced("waitset_wait"));

@@ -236,3 +236,51 @@ fn operations_on_a_closed_set_are_canceled() {
         ));
     });
 }
+
+#[test]
+fn an_fd_closed_without_remove_neither_spins_nor_hides_a_reused_number() {
+    each_backend(|k| {
+        let s = set(k);
+        let (r, w) = pipe();
+        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        drop(r); // misuse: closed while still in the set
+        drop(w);
+        let cpu = || {
+            let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+            std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+        };
+        let (t0, c0) = (std::time::Instant::now(), cpu());
+        let mut reports = 0;
+        while t0.elapsed() < std::time::Duration::from_millis(100) {
+            let mut out = [waitset::WaitResult::default(); 4];
+            if let Ok(n) = s.wait(
+                waitset::Deadline::after(std::time::Duration::from_millis(20)),
+                &mut out,
+            ) {
+                reports += n;
+                assert!(
+                    out[..n]
+                        .iter()
+                        .all(|r| r.status == waitset::Status::Unsatisfiable),
+                    "{:?}",
+                    &out[..n]
+                );
+            }
+        }
+        assert!(
+            reports <= 1,
+            "a closed fd is reported at most once, got {reports}"
+        );
+        assert!(cpu() - c0 < t0.elapsed() / 2, "the waiter spun");
+        // The number is reused by a new pipe, added under a new cookie: it must work.
+        let (r2, w2) = pipe();
+        s.add(2, Source::fd(&r2), Signals::READABLE).unwrap();
+        write(&w2, b"x");
+        let out = wait_some(&s, 4);
+        assert!(
+            out.iter()
+                .any(|r| r.cookie == 2 && r.status == waitset::Status::Satisfied),
+            "{out:?}"
+        );
+    });
+}

@@ -290,14 +290,22 @@ impl Backend for PollBackend {
                     {
                         continue;
                     }
-                    let hup = p.revents & (libc::POLLHUP | libc::POLLERR) != 0;
+                    let nval = p.revents & libc::POLLNVAL != 0;
+                    let hup = p.revents & (libc::POLLHUP | libc::POLLERR) != 0 || nval;
+                    let sig = if nval {
+                        Signals::ERROR
+                    } else {
+                        signals(p.revents)
+                    };
                     out[n] = Ready {
                         token: slot.token,
-                        signals: signals(p.revents),
+                        signals: sig,
                         hup,
                     };
                     n += 1;
-                    if slot.oneshot {
+                    // A closed fd (caller misuse: closed without removing it) would otherwise
+                    // be reported on every wait: report it once, then stop watching it.
+                    if slot.oneshot || nval {
                         slot.armed = false;
                         r.generation += 1;
                     }
