@@ -20,30 +20,86 @@ pub struct Deadline(u64);
 
 impl Deadline {
     /// A deadline that never passes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Deadline;
+    /// assert!(Deadline::INFINITE.is_infinite());
+    /// assert_eq!(Deadline::INFINITE.remaining(), None);
+    /// assert!(Deadline::after(Duration::from_secs(365 * 24 * 3600)) < Deadline::INFINITE);
+    /// ```
     pub const INFINITE: Deadline = Deadline(u64::MAX);
 
     /// The current time: waiting until `now()` checks readiness without blocking.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Signals, Source, WaitResult, WaitSet};
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let set = WaitSet::new().unwrap();
+    /// set.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// // Nothing to read: a wait until `now()` returns at once.
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// assert_eq!(Deadline::now().remaining(), Some(std::time::Duration::ZERO));
+    /// ```
     pub fn now() -> Deadline {
         Deadline(monotonic_ns())
     }
 
     /// The deadline `timeout` from now; saturates to [`Deadline::INFINITE`] on overflow.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Deadline;
+    /// let left = Deadline::after(Duration::from_secs(60)).remaining().unwrap();
+    /// assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));
+    /// assert_eq!(Deadline::after(Duration::MAX), Deadline::INFINITE); // saturates
+    /// ```
     pub fn after(timeout: Duration) -> Deadline {
         let ns = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
         Deadline(monotonic_ns().saturating_add(ns))
     }
 
     /// The deadline at `nanos` nanoseconds on `CLOCK_MONOTONIC` (as `clock_gettime` reports it).
+    ///
+    /// ```
+    /// use rustix::time::{clock_gettime, ClockId};
+    /// use waitset::Deadline;
+    /// let ts = clock_gettime(ClockId::Monotonic);
+    /// let ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+    /// let d = Deadline::from_monotonic_nanos(ns);
+    /// assert_eq!(d.as_monotonic_nanos(), ns);
+    /// assert!(d <= Deadline::now()); // the same clock
+    /// ```
     pub const fn from_monotonic_nanos(nanos: u64) -> Deadline {
         Deadline(nanos)
     }
 
     /// This deadline in nanoseconds on `CLOCK_MONOTONIC` (`u64::MAX` when infinite).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Deadline;
+    /// assert_eq!(Deadline::from_monotonic_nanos(1_000).as_monotonic_nanos(), 1_000);
+    /// assert_eq!(Deadline::INFINITE.as_monotonic_nanos(), u64::MAX);
+    /// let soon = Deadline::after(Duration::from_secs(1)).as_monotonic_nanos();
+    /// assert!(soon > Deadline::now().as_monotonic_nanos());
+    /// ```
     pub const fn as_monotonic_nanos(self) -> u64 {
         self.0
     }
 
     /// The deadline of a [`std::time::Instant`] (which is `CLOCK_MONOTONIC` on Linux and the BSDs).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use waitset::Deadline;
+    /// let d = Deadline::from_instant(Instant::now() + Duration::from_secs(10));
+    /// let left = d.remaining().unwrap();
+    /// assert!(left <= Duration::from_secs(10) && left > Duration::from_secs(5));
+    /// // An instant already behind us is a deadline that has passed.
+    /// assert_eq!(Deadline::from_instant(Instant::now()).remaining(), Some(Duration::ZERO));
+    /// ```
     pub fn from_instant(at: Instant) -> Deadline {
         let now_i = Instant::now();
         let now = monotonic_ns();
@@ -59,11 +115,29 @@ impl Deadline {
     }
 
     /// Whether this deadline never passes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Timeout};
+    /// assert!(Deadline::INFINITE.is_infinite());
+    /// assert!(Timeout::INFINITE.deadline().is_infinite());
+    /// assert!(Deadline::after(Duration::MAX).is_infinite());
+    /// assert!(!Deadline::now().is_infinite());
+    /// ```
     pub const fn is_infinite(self) -> bool {
         self.0 == u64::MAX
     }
 
     /// Time left until the deadline, measured against `now`: `None` when infinite, zero once passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Deadline;
+    /// let d = Deadline::from_monotonic_nanos(5_000_000);
+    /// assert_eq!(d.remaining_from(2_000_000), Some(Duration::from_millis(3)));
+    /// assert_eq!(d.remaining_from(9_000_000), Some(Duration::ZERO)); // passed: zero
+    /// assert_eq!(Deadline::INFINITE.remaining_from(0), None);
+    /// ```
     pub fn remaining_from(self, now: u64) -> Option<Duration> {
         if self.is_infinite() {
             None
@@ -73,11 +147,28 @@ impl Deadline {
     }
 
     /// Time left until the deadline: `None` when infinite, zero once passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Deadline;
+    /// let left = Deadline::after(Duration::from_secs(60)).remaining().unwrap();
+    /// assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(60));
+    /// assert_eq!(Deadline::now().remaining(), Some(Duration::ZERO));
+    /// assert_eq!(Deadline::INFINITE.remaining(), None);
+    /// ```
     pub fn remaining(self) -> Option<Duration> {
         self.remaining_from(monotonic_ns())
     }
 
     /// Whether the deadline has passed at `now` (nanoseconds on the monotonic clock).
+    ///
+    /// ```
+    /// use waitset::Deadline;
+    /// let d = Deadline::from_monotonic_nanos(1_000);
+    /// assert!(!d.passed_at(999));
+    /// assert!(d.passed_at(1_000)); // due exactly at the deadline
+    /// assert!(!Deadline::INFINITE.passed_at(Deadline::now().as_monotonic_nanos()));
+    /// ```
     pub const fn passed_at(self, now: u64) -> bool {
         self.0 <= now
     }
@@ -101,34 +192,98 @@ pub struct Timeout(Option<u64>);
 
 impl Timeout {
     /// Block until something is ready.
+    ///
+    /// ```
+    /// use waitset::{Deadline, PollFlags, PollSet, Timeout};
+    /// assert_eq!(Timeout::INFINITE.as_millis(), None);
+    /// assert_eq!(Timeout::INFINITE.deadline(), Deadline::INFINITE);
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// let mut set = PollSet::new();
+    /// set.push(&r, PollFlags::IN).unwrap();
+    /// // Blocks only until something is ready, which it already is.
+    /// assert_eq!(set.poll(Timeout::INFINITE, false).unwrap().ready, 1);
+    /// ```
     pub const INFINITE: Timeout = Timeout(None);
     /// Do not block.
+    ///
+    /// ```
+    /// use waitset::{PollFlags, PollSet, Timeout};
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let mut set = PollSet::new();
+    /// set.push(&r, PollFlags::IN).unwrap();
+    /// assert_eq!(set.poll(Timeout::ZERO, false).unwrap().ready, 0); // returns at once
+    /// assert_eq!(Timeout::ZERO, Timeout::from_millis(0));
+    /// ```
     pub const ZERO: Timeout = Timeout(Some(0));
 
     /// A timeout of `ms` milliseconds.
+    ///
+    /// ```
+    /// use waitset::{PollFlags, PollSet, Timeout};
+    /// assert_eq!(Timeout::from_millis(250).as_millis(), Some(250));
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let mut set = PollSet::new();
+    /// set.push(&r, PollFlags::IN).unwrap();
+    /// // Nothing arrives within 1 ms: the poll times out with no ready entry.
+    /// assert_eq!(set.poll(Timeout::from_millis(1), false).unwrap().ready, 0);
+    /// ```
     pub const fn from_millis(ms: u64) -> Timeout {
         Timeout(Some(ms))
     }
 
     /// A timeout of `secs` seconds plus `usecs` microseconds, rounded up to the next whole
     /// millisecond and saturated at `u64::MAX` milliseconds. Microseconds past one second carry.
+    ///
+    /// ```
+    /// use waitset::Timeout;
+    /// assert_eq!(Timeout::from_sec_usec(0, 1_001), Timeout::from_millis(2)); // rounds up
+    /// assert_eq!(Timeout::from_sec_usec(0, 2_500_000), Timeout::from_millis(2_500)); // µs carry
+    /// assert_eq!(Timeout::from_sec_usec(u64::MAX, 0).as_millis(), Some(u64::MAX)); // saturates
+    /// ```
     pub const fn from_sec_usec(secs: u64, usecs: u64) -> Timeout {
         let ms_from_us = usecs / 1000 + if usecs % 1000 != 0 { 1 } else { 0 };
         Timeout(Some(secs.saturating_mul(1000).saturating_add(ms_from_us)))
     }
 
     /// A timeout from a [`Duration`], rounding a partial millisecond up; saturates.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::Timeout;
+    /// assert_eq!(Timeout::from_duration(Duration::from_nanos(1)).as_millis(), Some(1)); // never 0
+    /// assert_eq!(Timeout::from_duration(Duration::from_micros(1_500)).as_millis(), Some(2));
+    /// assert_eq!(Timeout::from_duration(Duration::from_millis(3)).as_millis(), Some(3));
+    /// assert_eq!(Timeout::from_duration(Duration::ZERO), Timeout::ZERO);
+    /// assert_eq!(Timeout::from_duration(Duration::MAX).as_millis(), Some(u64::MAX));
+    /// ```
     pub fn from_duration(d: Duration) -> Timeout {
         let ms = d.as_nanos().div_ceil(1_000_000);
         Timeout(Some(u64::try_from(ms).unwrap_or(u64::MAX)))
     }
 
     /// Whole milliseconds, or `None` for [`Timeout::INFINITE`].
+    ///
+    /// ```
+    /// use waitset::Timeout;
+    /// assert_eq!(Timeout::from_millis(7).as_millis(), Some(7));
+    /// assert_eq!(Timeout::ZERO.as_millis(), Some(0));
+    /// assert_eq!(Timeout::INFINITE.as_millis(), None);
+    /// ```
     pub const fn as_millis(self) -> Option<u64> {
         self.0
     }
 
     /// The absolute deadline this timeout ends at when started now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Timeout};
+    /// assert_eq!(Timeout::INFINITE.deadline(), Deadline::INFINITE);
+    /// assert!(Timeout::ZERO.deadline() <= Deadline::now()); // already due
+    /// let left = Timeout::from_millis(60_000).deadline().remaining().unwrap();
+    /// assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(60));
+    /// ```
     pub fn deadline(self) -> Deadline {
         match self.0 {
             None => Deadline::INFINITE,

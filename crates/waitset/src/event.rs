@@ -45,6 +45,20 @@ pub struct Event {
 
 impl Clone for Event {
     /// Another handle to the same event.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Event, Signals, Source, Status, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let a = Event::new();
+    /// let b = a.clone();
+    /// set.add(1, Source::from(&a), Signals::USER_0).unwrap();
+    /// drop(a); // `b` can still assert the signal: the entry is not unsatisfiable
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// b.signal(Signals::empty(), Signals::USER_0).unwrap();
+    /// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+    /// assert_eq!(out[0].status, Status::Satisfied);
+    /// ```
     fn clone(&self) -> Event {
         Event {
             shared: self.shared.clone(),
@@ -69,6 +83,16 @@ impl std::fmt::Debug for Event {
 
 impl Event {
     /// A new event with no signal asserted.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Event, Signals, Source, WaitResult, WaitSet};
+    /// let ev = Event::new();
+    /// assert!(ev.signals().is_empty());
+    /// let set = WaitSet::new().unwrap();
+    /// set.add(1, Source::from(&ev), Signals::USER_ALL).unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// ```
     pub fn new() -> Event {
         Event {
             shared: Arc::new(EventShared {
@@ -81,6 +105,14 @@ impl Event {
     }
 
     /// The signals asserted now.
+    ///
+    /// ```
+    /// use waitset::{Event, Signals};
+    /// let ev = Event::new();
+    /// ev.signal(Signals::empty(), Signals::USER_0 | Signals::USER_1).unwrap();
+    /// ev.signal(Signals::USER_0, Signals::empty()).unwrap();
+    /// assert_eq!(ev.signals(), Signals::USER_1);
+    /// ```
     pub fn signals(&self) -> Signals {
         self.shared.signals()
     }
@@ -88,6 +120,19 @@ impl Event {
     /// Clear the signals in `clear`, then assert those in `set`, atomically, and wake every set
     /// that waits for a signal that became asserted. Only user signals may be named; any other
     /// bit is [`Error::InvalidArgument`] and changes nothing.
+    ///
+    /// ```
+    /// use waitset::{Error, Event, Signals};
+    /// let ev = Event::new();
+    /// ev.signal(Signals::empty(), Signals::USER_0 | Signals::USER_3).unwrap();
+    /// // Clear everything, then assert USER_1, in one step.
+    /// ev.signal(Signals::USER_ALL, Signals::USER_1).unwrap();
+    /// assert_eq!(ev.signals(), Signals::USER_1);
+    /// // Only user signals: any other bit is rejected and nothing changes.
+    /// let e = ev.signal(Signals::USER_1, Signals::READABLE).unwrap_err();
+    /// assert!(matches!(e, Error::InvalidArgument(_)));
+    /// assert_eq!(ev.signals(), Signals::USER_1);
+    /// ```
     pub fn signal(&self, clear: Signals, set: Signals) -> Result<()> {
         if !(clear | set).difference(Signals::USER_ALL).is_empty() {
             return Err(
@@ -102,16 +147,39 @@ impl Event {
             return Ok(());
         }
         self.shared.signals.store(new.bits(), Ordering::Release);
-        w.notify(old, new);
+        let posts = w.notify(old, new);
+        drop(w);
+        posts.post();
         Ok(())
     }
 
     /// Whether `other` is a handle to the same event.
+    ///
+    /// ```
+    /// use waitset::Event;
+    /// let a = Event::new();
+    /// assert!(a.same_as(&a.clone()));
+    /// assert!(!a.same_as(&Event::new()));
+    /// ```
     pub fn same_as(&self, other: &Event) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 }
 
+/// Dropping the last handle to an event wakes the sets that watch it: an entry whose watched
+/// signals are not asserted is then reported
+/// [`Status::Unsatisfiable`](crate::Status::Unsatisfiable).
+///
+/// ```
+/// use waitset::{Deadline, Event, Signals, Source, Status, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let ev = Event::new();
+/// set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+/// drop(ev); // the last handle: nobody can assert USER_0 anymore
+/// let mut out = [WaitResult::default(); 1];
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+/// assert_eq!(out[0].status, Status::Unsatisfiable);
+/// ```
 impl Drop for Event {
     fn drop(&mut self) {
         // The last user handle: wake the sets so that entries become unsatisfiable.
@@ -119,7 +187,9 @@ impl Drop for Event {
             let w = crate::waitset::lock(&self.shared.watchers);
             self.shared.orphaned.store(true, Ordering::Release);
             let s = self.shared.signals();
-            w.notify(s, s);
+            let posts = w.notify(s, s);
+            drop(w);
+            posts.post();
         }
     }
 }

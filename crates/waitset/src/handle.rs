@@ -37,6 +37,15 @@ pub struct Handle {
 }
 
 /// A borrow of a [`Handle`]'s fd; the handle cannot be closed while it is held.
+///
+/// ```
+/// use waitset::Handle;
+/// let (r, w) = rustix::pipe::pipe().unwrap();
+/// let h = Handle::new(w);
+/// rustix::io::write(h.fd().unwrap(), b"hi").unwrap(); // a HandleFd is AsFd
+/// let mut buf = [0u8; 2];
+/// assert_eq!(rustix::io::read(&r, &mut buf).unwrap(), 2);
+/// ```
 pub struct HandleFd<'a>(RwLockReadGuard<'a, Option<OwnedFd>>);
 
 impl AsFd for HandleFd<'_> {
@@ -55,6 +64,20 @@ impl std::fmt::Debug for Handle {
 
 impl Handle {
     /// Take ownership of `fd`.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{Deadline, Handle, Signals, Source, WaitResult, WaitSet};
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// let h = Handle::new(a.into()); // any OwnedFd
+    /// let set = WaitSet::new().unwrap();
+    /// set.add(1, Source::from(&h), Signals::READABLE).unwrap();
+    /// b.write_all(b"ping").unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+    /// assert_eq!(out[0].observed, Signals::READABLE);
+    /// ```
     pub fn new(fd: OwnedFd) -> Handle {
         Handle {
             shared: Arc::new(HandleShared {
@@ -65,12 +88,33 @@ impl Handle {
     }
 
     /// Borrow the fd for I/O, or `None` once closed. Closing waits until the borrow ends.
+    ///
+    /// ```
+    /// use waitset::Handle;
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let h = Handle::new(r);
+    /// {
+    ///     let fd = h.fd().expect("open");
+    ///     assert!(rustix::io::fcntl_getfd(&fd).is_ok()); // a live descriptor
+    /// } // the borrow ends here; a close would have waited for it
+    /// h.close().unwrap();
+    /// assert!(h.fd().is_none());
+    /// ```
     pub fn fd(&self) -> Option<HandleFd<'_>> {
         let g = self.shared.fd.read().unwrap_or_else(|e| e.into_inner());
         g.is_some().then(|| HandleFd(g))
     }
 
     /// Whether the handle has been closed.
+    ///
+    /// ```
+    /// use waitset::Handle;
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let h = Handle::new(r);
+    /// assert!(!h.is_closed());
+    /// h.close().unwrap();
+    /// assert!(h.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.shared
             .fd
@@ -81,6 +125,18 @@ impl Handle {
 
     /// Close the fd, canceling every entry that watches it. A second close is
     /// [`Error::BadHandle`].
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{Error, Handle};
+    /// let (a, mut b) = UnixStream::pair().unwrap();
+    /// let h = Handle::new(a.into());
+    /// h.close().unwrap();
+    /// let mut buf = [0u8; 1];
+    /// assert_eq!(b.read(&mut buf).unwrap(), 0); // really closed: the peer reads end of file
+    /// assert!(matches!(h.close(), Err(Error::BadHandle)));
+    /// ```
     pub fn close(&self) -> Result<()> {
         let mut w = crate::waitset::lock(&self.shared.watchers);
         if w.orphaned {
@@ -101,6 +157,21 @@ impl Handle {
     }
 }
 
+/// Dropping a handle closes it as [`Handle::close`] does: each entry that watches it is reported
+/// [`Status::Canceled`](crate::Status::Canceled) once, then removed.
+///
+/// ```
+/// use waitset::{Deadline, Handle, Signals, Source, Status, WaitResult, WaitSet};
+/// let (r, _w) = rustix::pipe::pipe().unwrap();
+/// let h = Handle::new(r);
+/// let set = WaitSet::new().unwrap();
+/// set.add(1, Source::from(&h), Signals::READABLE).unwrap();
+/// drop(h);
+/// let mut out = [WaitResult::default(); 1];
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
+/// assert_eq!(out[0].status, Status::Canceled);
+/// assert!(!set.contains(1));
+/// ```
 impl Drop for Handle {
     fn drop(&mut self) {
         let _ = self.close();

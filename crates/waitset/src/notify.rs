@@ -63,17 +63,18 @@ impl Notifier {
         }
     }
 
-    /// Consume one unit (non-blocking; a missing unit is not an error).
-    pub(crate) fn take_one(&self) {
+    /// Consume one unit (non-blocking). Returns false when there was none to consume: its
+    /// poster has decided the wake-up but not written it yet (see [`WakeBook::missed`]).
+    pub(crate) fn take_one(&self) -> bool {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             let mut b = [0u8; 8];
-            let _ = rustix::io::read(&self.read, &mut b);
+            rustix::io::read(&self.read, &mut b).is_ok()
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
             let mut b = [0u8; 1];
-            let _ = rustix::io::read(&self.read, &mut b);
+            matches!(rustix::io::read(&self.read, &mut b), Ok(1))
         }
     }
 }
@@ -91,6 +92,9 @@ pub(crate) struct WakeBook {
     loose: usize,
     /// Waiters currently inside the kernel wait (any epoch).
     pub(crate) blocked_total: usize,
+    /// Units a waiter had to consume but found not yet posted (wakers post after releasing
+    /// the set's lock); the next blocked waiter that sees the channel consumes them.
+    owed: usize,
 }
 
 /// What a waiter remembers about its own blocking.
@@ -118,7 +122,17 @@ impl WakeBook {
             self.loose -= 1;
             return true;
         }
+        if saw_channel && self.owed > 0 {
+            self.owed -= 1;
+            return true;
+        }
         false
+    }
+
+    /// A unit that had to be consumed was not there yet: it will be, so the next waiter that
+    /// sees the channel consumes it (no unit is ever left behind to spin waiters).
+    pub(crate) fn missed(&mut self) {
+        self.owed += 1;
     }
 
     /// Wake every waiter blocked now. Returns the units to post.

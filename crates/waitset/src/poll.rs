@@ -32,10 +32,34 @@ use crate::sys::BackendKind;
 use crate::{Error, Result};
 
 /// The infinite timeout of [`poll`].
+///
+/// ```
+/// use waitset::{poll, Error, PollFd, PollFlags, INFTIM};
+/// let (r, w) = rustix::pipe::pipe().unwrap();
+/// rustix::io::write(&w, b"x").unwrap();
+/// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+/// assert_eq!(poll(&mut fds, INFTIM).unwrap(), 1); // blocks only until something is ready
+/// // Any other negative timeout is EINVAL.
+/// assert!(matches!(poll(&mut fds, -2), Err(Error::InvalidArgument(_))));
+/// ```
 pub const INFTIM: i32 = -1;
 
 bitflags! {
     /// The `events` / `revents` bits of a [`PollFd`], with the values of `<poll.h>`.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// assert_eq!(PollFlags::IN.bits(), libc::POLLIN); // the values of <poll.h>
+    /// let both = PollFlags::from_bits_retain(libc::POLLIN | libc::POLLOUT);
+    /// assert_eq!(both, PollFlags::IN | PollFlags::OUT);
+    /// // HUP is reported without being asked for (and, normalized, never with OUT).
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// drop(b);
+    /// let mut fds = [PollFd::new(&a, PollFlags::OUT)];
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+    /// assert_eq!(fds[0].revents(), PollFlags::HUP);
+    /// ```
     #[repr(transparent)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
     pub struct PollFlags: i16 {
@@ -88,6 +112,17 @@ const _: () = {
 impl PollFd {
     /// An entry watching `fd` for `events`. The caller keeps `fd` open for the duration of the call
     /// (if it does not, the entry reports `NVAL`, as the C interface does).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// assert_eq!((fds[0].fd(), fds[0].events()), (r.as_raw_fd(), PollFlags::IN));
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+    /// ```
     pub fn new(fd: &impl AsFd, events: PollFlags) -> PollFd {
         PollFd {
             fd: fd.as_fd().as_raw_fd(),
@@ -96,6 +131,22 @@ impl PollFd {
         }
     }
     /// An entry for a raw fd number; negative numbers are ignored by [`poll`].
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use waitset::{poll, PollFd, PollFlags, INFTIM};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// let mut fds = [
+    ///     PollFd::from_raw(-1, PollFlags::IN),            // ignored
+    ///     PollFd::from_raw(r.as_raw_fd(), PollFlags::IN), // ready
+    ///     PollFd::from_raw(i32::MAX, PollFlags::IN),      // never an open fd: NVAL
+    /// ];
+    /// assert_eq!(poll(&mut fds, INFTIM).unwrap(), 2);
+    /// assert!(fds[0].revents().is_empty());
+    /// assert_eq!(fds[1].revents(), PollFlags::IN);
+    /// assert_eq!(fds[2].revents(), PollFlags::NVAL);
+    /// ```
     pub const fn from_raw(fd: RawFd, events: PollFlags) -> PollFd {
         PollFd {
             fd,
@@ -104,30 +155,106 @@ impl PollFd {
         }
     }
     /// An ignored entry (fd -1).
+    ///
+    /// ```
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let mut fds = [PollFd::ignored()];
+    /// assert_eq!(fds[0].fd(), -1);
+    /// fds[0].set_revents(PollFlags::IN); // stale bits
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+    /// assert!(fds[0].revents().is_empty()); // cleared, as for any fd < 0
+    /// ```
     pub const fn ignored() -> PollFd {
         PollFd::from_raw(-1, PollFlags::empty())
     }
     /// The fd number.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use waitset::{PollFd, PollFlags};
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// assert_eq!(PollFd::new(&r, PollFlags::IN).fd(), r.as_raw_fd());
+    /// assert_eq!(PollFd::ignored().fd(), -1);
+    /// ```
     pub const fn fd(&self) -> RawFd {
         self.fd
     }
     /// The requested events.
+    ///
+    /// ```
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// drop(w);
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// poll(&mut fds, 0).unwrap();
+    /// assert_eq!(fds[0].revents(), PollFlags::IN | PollFlags::HUP);
+    /// assert_eq!(fds[0].events(), PollFlags::IN); // a call never changes the request
+    /// ```
     pub const fn events(&self) -> PollFlags {
         self.events
     }
     /// The returned events of the last call.
+    ///
+    /// ```
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+    /// assert_eq!(fds[0].revents(), PollFlags::IN);
+    /// rustix::io::read(&r, &mut [0u8; 1]).unwrap();
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+    /// assert!(fds[0].revents().is_empty()); // reset by every call
+    /// ```
     pub const fn revents(&self) -> PollFlags {
         self.revents
     }
     /// Change the fd number (a negative one makes the entry ignored).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// fds[0].set_fd(-1); // ignored from now on
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+    /// fds[0].set_fd(r.as_raw_fd());
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 1);
+    /// ```
     pub fn set_fd(&mut self, fd: RawFd) {
         self.fd = fd;
     }
     /// Change the requested events.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (a, _b) = UnixStream::pair().unwrap();
+    /// let mut fds = [PollFd::new(&a, PollFlags::IN)];
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0); // nothing to read
+    /// fds[0].set_events(PollFlags::OUT);
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 1); // but room to write
+    /// assert_eq!(fds[0].revents(), PollFlags::OUT);
+    /// ```
     pub fn set_events(&mut self, events: PollFlags) {
         self.events = events;
     }
     /// Set the returned events, e.g. to clear them before a call of your own.
+    ///
+    /// ```
+    /// use waitset::{poll, PollFd, PollFlags};
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// fds[0].set_revents(PollFlags::ERR);
+    /// assert_eq!(fds[0].revents(), PollFlags::ERR);
+    /// fds[0].set_revents(PollFlags::empty());
+    /// assert!(fds[0].revents().is_empty());
+    /// // poll itself always resets revents first.
+    /// fds[0].set_revents(PollFlags::ERR);
+    /// assert_eq!(poll(&mut fds, 0).unwrap(), 0);
+    /// assert!(fds[0].revents().is_empty());
+    /// ```
     pub fn set_revents(&mut self, revents: PollFlags) {
         self.revents = revents;
     }
@@ -147,6 +274,13 @@ pub struct SigSet(libc::sigset_t);
 
 impl SigSet {
     /// The empty set.
+    ///
+    /// ```
+    /// use waitset::SigSet;
+    /// let s = SigSet::empty();
+    /// assert!(!s.contains(libc::SIGINT) && !s.contains(libc::SIGUSR1));
+    /// assert_eq!(format!("{s:?}"), "{}");
+    /// ```
     pub fn empty() -> SigSet {
         let mut s = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
         // SAFETY: sigemptyset initialises the whole set it is given.
@@ -156,6 +290,17 @@ impl SigSet {
         }
     }
     /// The set of all signals.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{ppoll, PollFd, PollFlags, SigSet};
+    /// let all = SigSet::full();
+    /// assert!(all.contains(libc::SIGINT) && all.contains(libc::SIGUSR1));
+    /// // Wait with every signal blocked: no signal handler runs during this wait.
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// assert_eq!(ppoll(&mut fds, Some(Duration::from_millis(1)), Some(&all)).unwrap(), 0);
+    /// ```
     pub fn full() -> SigSet {
         let mut s = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
         // SAFETY: sigfillset initialises the whole set it is given.
@@ -165,6 +310,20 @@ impl SigSet {
         }
     }
     /// The calling thread's current signal mask.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{ppoll, PollFd, PollFlags, SigSet};
+    /// let before = SigSet::current().unwrap();
+    /// // Wait with SIGUSR1 blocked on top of the current mask...
+    /// let mut mask = before;
+    /// mask.add(libc::SIGUSR1).unwrap();
+    /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// ppoll(&mut fds, Some(Duration::from_millis(1)), Some(&mask)).unwrap();
+    /// // ...and the kernel has put the thread's own mask back when the wait ends.
+    /// assert_eq!(format!("{:?}", SigSet::current().unwrap()), format!("{before:?}"));
+    /// ```
     pub fn current() -> Result<SigSet> {
         let mut s = SigSet::empty();
         // SAFETY: a null new-set pointer only reads the mask into `s`, a valid sigset_t.
@@ -175,6 +334,16 @@ impl SigSet {
         Ok(s)
     }
     /// Add `signal`; an invalid signal number is [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// use waitset::{Error, SigSet};
+    /// let mut s = SigSet::empty();
+    /// s.add(libc::SIGUSR1).unwrap();
+    /// s.add(libc::SIGUSR1).unwrap(); // adding twice is harmless
+    /// assert!(s.contains(libc::SIGUSR1));
+    /// assert!(matches!(s.add(0), Err(Error::InvalidArgument(_))));
+    /// assert_eq!(format!("{s:?}"), format!("{{{}}}", libc::SIGUSR1)); // unchanged by the error
+    /// ```
     pub fn add(&mut self, signal: i32) -> Result<()> {
         // SAFETY: self.0 is an initialised sigset_t; sigaddset validates the number.
         if unsafe { libc::sigaddset(&mut self.0, signal) } != 0 {
@@ -183,6 +352,15 @@ impl SigSet {
         Ok(())
     }
     /// Remove `signal`; an invalid signal number is [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// use waitset::{Error, SigSet};
+    /// let mut s = SigSet::full();
+    /// s.remove(libc::SIGUSR1).unwrap();
+    /// assert!(!s.contains(libc::SIGUSR1));
+    /// assert!(s.contains(libc::SIGUSR2));
+    /// assert!(matches!(s.remove(-1), Err(Error::InvalidArgument(_))));
+    /// ```
     pub fn remove(&mut self, signal: i32) -> Result<()> {
         // SAFETY: self.0 is an initialised sigset_t; sigdelset validates the number.
         if unsafe { libc::sigdelset(&mut self.0, signal) } != 0 {
@@ -191,6 +369,14 @@ impl SigSet {
         Ok(())
     }
     /// Whether `signal` is in the set (false for an invalid number).
+    ///
+    /// ```
+    /// use waitset::SigSet;
+    /// let full = SigSet::full();
+    /// assert!(full.contains(libc::SIGTERM));
+    /// assert!(!SigSet::empty().contains(libc::SIGTERM));
+    /// assert!(!full.contains(0) && !full.contains(100_000)); // invalid numbers: false
+    /// ```
     pub fn contains(&self, signal: i32) -> bool {
         // SAFETY: self.0 is an initialised sigset_t; sigismember validates the number.
         unsafe { libc::sigismember(&self.0, signal) == 1 }
@@ -200,6 +386,14 @@ impl SigSet {
     }
 }
 
+/// Formats the set as the signal numbers (1 to 64) it contains, in ascending order.
+///
+/// ```
+/// let mut s = waitset::SigSet::empty();
+/// s.add(libc::SIGUSR2).unwrap();
+/// s.add(libc::SIGUSR1).unwrap();
+/// assert_eq!(format!("{s:?}"), format!("{{{}, {}}}", libc::SIGUSR1, libc::SIGUSR2));
+/// ```
 impl std::fmt::Debug for SigSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set()
@@ -209,6 +403,22 @@ impl std::fmt::Debug for SigSet {
 }
 
 /// How end of file and hang-up are reported.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use waitset::{EofMode, PollFd, PollFlags, PollOptions};
+/// let (a, b) = UnixStream::pair().unwrap();
+/// drop(b); // the peer hangs up
+/// let ask = PollFlags::IN | PollFlags::OUT;
+/// let mut norm = [PollFd::new(&a, ask)];
+/// PollOptions::new().eof(EofMode::Normalized).poll(&mut norm, 0).unwrap();
+/// assert_eq!(norm[0].revents(), PollFlags::IN | PollFlags::HUP); // never HUP with OUT
+/// let mut raw = [PollFd::new(&a, ask)];
+/// PollOptions::new().eof(EofMode::Raw).poll(&mut raw, 0).unwrap();
+/// if cfg!(target_os = "linux") {
+///     assert_eq!(raw[0].revents(), PollFlags::IN | PollFlags::OUT | PollFlags::HUP);
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum EofMode {
     /// Kernels disagree on EOF bits; this mode makes them agree: when `HUP` is set, `OUT`,
@@ -236,6 +446,14 @@ pub struct PollOptions {
 
 impl PollOptions {
     /// The defaults: the backend of [`BackendKind::default`], normalized EOF.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, EofMode, PollOptions};
+    /// let opts = PollOptions::new();
+    /// assert_eq!(opts, PollOptions::default());
+    /// assert_eq!(opts, PollOptions::new().eof(EofMode::Normalized));
+    /// assert_eq!(opts.backend_kind(), BackendKind::default());
+    /// ```
     pub const fn new() -> PollOptions {
         PollOptions {
             backend: None,
@@ -243,21 +461,66 @@ impl PollOptions {
         }
     }
     /// Serve calls with this backend.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, PollFd, PollFlags, PollOptions};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// // The same call served by each backend gives the same answer.
+    /// for kind in [BackendKind::default(), BackendKind::Poll] {
+    ///     let opts = PollOptions::new().backend(kind);
+    ///     assert_eq!(opts.backend_kind(), kind);
+    ///     let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    ///     assert_eq!(opts.poll(&mut fds, 0).unwrap(), 1);
+    /// }
+    /// ```
     pub const fn backend(mut self, kind: BackendKind) -> PollOptions {
         self.backend = Some(kind);
         self
     }
     /// Report EOF this way.
+    ///
+    /// ```
+    /// use waitset::{EofMode, PollFd, PollFlags, PollOptions};
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// drop(w); // end of file on `r`
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// PollOptions::new().eof(EofMode::Raw).poll(&mut fds, 0).unwrap();
+    /// if cfg!(target_os = "linux") {
+    ///     assert_eq!(fds[0].revents(), PollFlags::HUP); // Linux's own bits: no IN
+    /// }
+    /// PollOptions::new().eof(EofMode::Normalized).poll(&mut fds, 0).unwrap();
+    /// assert_eq!(fds[0].revents(), PollFlags::IN | PollFlags::HUP);
+    /// assert_eq!(rustix::io::read(&r, &mut [0u8; 1]).unwrap(), 0); // a read does not block
+    /// ```
     pub const fn eof(mut self, mode: EofMode) -> PollOptions {
         self.eof = mode;
         self
     }
     /// The backend these options use.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, PollOptions};
+    /// // Unless chosen, the process default (WAITSET_BACKEND, else epoll where it exists).
+    /// assert_eq!(PollOptions::new().backend_kind(), BackendKind::default());
+    /// assert_eq!(PollOptions::new().backend(BackendKind::Poll).backend_kind(), BackendKind::Poll);
+    /// ```
     pub fn backend_kind(&self) -> BackendKind {
         self.backend.unwrap_or_else(default_backend)
     }
 
     /// [`poll`] with these options.
+    ///
+    /// ```
+    /// use waitset::{BackendKind, Error, PollFd, PollFlags, PollOptions, INFTIM};
+    /// let opts = PollOptions::new().backend(BackendKind::Poll);
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// assert_eq!(opts.poll(&mut fds, 0).unwrap(), 0); // 0 returns at once
+    /// assert!(matches!(opts.poll(&mut fds, -7), Err(Error::InvalidArgument(_))));
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// assert_eq!(opts.poll(&mut fds, INFTIM).unwrap(), 1);
+    /// ```
     pub fn poll(&self, fds: &mut [PollFd], timeout_ms: i32) -> Result<usize> {
         let timeout = match timeout_ms {
             INFTIM => None,
@@ -272,6 +535,19 @@ impl PollOptions {
     }
 
     /// [`ppoll`] with these options.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{PollFd, PollFlags, PollOptions, SigSet};
+    /// let opts = PollOptions::new();
+    /// let (r, w) = rustix::pipe::pipe().unwrap();
+    /// let mut fds = [PollFd::new(&r, PollFlags::IN)];
+    /// // A 100 µs timeout (ppoll takes a Duration, not milliseconds); nothing arrives.
+    /// assert_eq!(opts.ppoll(&mut fds, Some(Duration::from_micros(100)), None).unwrap(), 0);
+    /// rustix::io::write(&w, b"x").unwrap();
+    /// // No timeout: blocks until ready, with every signal blocked meanwhile.
+    /// assert_eq!(opts.ppoll(&mut fds, None, Some(&SigSet::full())).unwrap(), 1);
+    /// ```
     pub fn ppoll(
         &self,
         fds: &mut [PollFd],
@@ -326,8 +602,20 @@ fn normalize(p: &mut PollFd) {
 
 /// Wait for readiness on `fds` for up to `timeout_ms` milliseconds ([`INFTIM`] blocks).
 ///
-/// Returns the number of entries with non-zero `revents`. See the [module docs](self) for every
-/// rule; the backend is [`BackendKind::default`] (`WAITSET_BACKEND` overrides it).
+/// Returns the number of entries with non-zero `revents`, following every rule of the OpenBSD
+/// `poll(2)` manual (`fd < 0` ignored, `NVAL` for a closed fd, `revents` reset on every call, 0 on
+/// timeout, `EINTR` returned and never restarted); the backend is [`BackendKind::default`]
+/// (`WAITSET_BACKEND` overrides it).
+///
+/// ```
+/// use waitset::{poll, Error, PollFd, PollFlags};
+/// let (r, w) = rustix::pipe::pipe().unwrap();
+/// let mut fds = [PollFd::new(&r, PollFlags::IN), PollFd::new(&w, PollFlags::OUT)];
+/// assert_eq!(poll(&mut fds, 10).unwrap(), 1); // only the write end is ready
+/// assert_eq!(fds[1].revents(), PollFlags::OUT);
+/// assert!(matches!(poll(&mut fds, -5), Err(Error::InvalidArgument(_))));
+/// assert_eq!(poll(&mut [], 1).unwrap(), 0); // an empty slice is a 1 ms sleep
+/// ```
 pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> Result<usize> {
     PollOptions::new().poll(fds, timeout_ms)
 }

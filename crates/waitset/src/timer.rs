@@ -68,6 +68,17 @@ impl std::fmt::Debug for Timer {
 
 impl Timer {
     /// A disarmed timer.
+    ///
+    /// ```
+    /// use waitset::{Deadline, Error, Signals, Source, Timer, WaitResult, WaitSet};
+    /// let t = Timer::new();
+    /// assert_eq!(t.deadline(), None);
+    /// assert!(!t.fired());
+    /// let set = WaitSet::new().unwrap();
+    /// set.add(1, Source::from(&t), Signals::TIMER).unwrap();
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// ```
     pub fn new() -> Timer {
         Timer {
             shared: Arc::new(TimerShared {
@@ -80,6 +91,21 @@ impl Timer {
 
     /// Arm the timer for `deadline` with `slack`, replacing any earlier deadline and clearing
     /// [`Signals::TIMER`](crate::Signals::TIMER). [`Deadline::INFINITE`] disarms it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Timer};
+    /// let t = Timer::new();
+    /// t.set(Deadline::now(), Duration::ZERO);
+    /// assert!(t.fired());
+    /// // Setting again replaces the deadline and clears TIMER.
+    /// let later = Deadline::after(Duration::from_secs(3600));
+    /// t.set(later, Duration::from_millis(10));
+    /// assert!(!t.fired());
+    /// assert_eq!(t.deadline(), Some(later));
+    /// t.set(Deadline::INFINITE, Duration::ZERO); // disarms
+    /// assert_eq!(t.deadline(), None);
+    /// ```
     pub fn set(&self, deadline: Deadline, slack: std::time::Duration) {
         let w = crate::waitset::lock(&self.shared.watchers);
         let d = deadline.as_monotonic_nanos();
@@ -88,21 +114,64 @@ impl Timer {
             Ordering::Release,
         );
         self.shared.deadline.store(d, Ordering::Release);
-        w.timer_changed();
+        let posts = w.timer_changed();
+        drop(w);
+        // Wake waiters only now: one woken under the lock would block on it at once.
+        posts.post();
     }
 
     /// Disarm the timer and clear [`Signals::TIMER`](crate::Signals::TIMER).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Error, Signals, Source, Timer, WaitResult, WaitSet};
+    /// let set = WaitSet::new().unwrap();
+    /// let t = Timer::new();
+    /// set.add(1, Source::from(&t), Signals::TIMER).unwrap();
+    /// t.set(Deadline::now(), Duration::ZERO);
+    /// assert!(t.fired());
+    /// t.cancel();
+    /// assert!(!t.fired() && t.deadline().is_none());
+    /// let mut out = [WaitResult::default(); 1];
+    /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
+    /// ```
     pub fn cancel(&self) {
         self.set(Deadline::INFINITE, std::time::Duration::ZERO);
     }
 
     /// The armed deadline, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Timer};
+    /// let t = Timer::new();
+    /// assert_eq!(t.deadline(), None);
+    /// let d = Deadline::after(Duration::from_millis(50));
+    /// t.set(d, Duration::from_millis(5)); // slack does not move the deadline
+    /// assert_eq!(t.deadline(), Some(d));
+    /// t.cancel();
+    /// assert_eq!(t.deadline(), None);
+    /// ```
     pub fn deadline(&self) -> Option<Deadline> {
         let d = self.shared.deadline.load(Ordering::Acquire);
         (d != DISARMED).then_some(Deadline::from_monotonic_nanos(d))
     }
 
     /// Whether the deadline has passed (the timer asserts `TIMER`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use waitset::{Deadline, Timer};
+    /// let t = Timer::new();
+    /// t.set(Deadline::after(Duration::from_secs(3600)), Duration::ZERO);
+    /// assert!(!t.fired());
+    /// let d = Deadline::after(Duration::from_millis(2));
+    /// t.set(d, Duration::ZERO);
+    /// while !t.fired() {
+    ///     std::thread::sleep(Duration::from_micros(200));
+    /// }
+    /// assert!(d <= Deadline::now()); // never before the deadline
+    /// ```
     pub fn fired(&self) -> bool {
         self.shared.fired_at(crate::deadline::monotonic_ns())
     }

@@ -474,6 +474,34 @@ struct State {
     fired_oneshot: Vec<u32>,
 }
 
+/// Wake-ups decided under a source's lock, posted after it is released. Also keeps the
+/// upgraded sets alive until then, so that a set's last handle is never dropped (and its
+/// `Drop`, which takes source locks) while a source lock is held.
+#[derive(Default)]
+pub(crate) struct Posts {
+    first: Option<(Arc<Inner>, usize)>,
+    rest: Vec<(Arc<Inner>, usize)>,
+}
+
+impl Posts {
+    fn push(&mut self, set: Arc<Inner>, units: usize) {
+        if self.first.is_none() {
+            self.first = Some((set, units));
+        } else {
+            self.rest.push((set, units));
+        }
+    }
+    /// Post the wake-ups (call with no lock held).
+    pub(crate) fn post(self) {
+        if let Some((set, units)) = self.first {
+            set.post(units);
+        }
+        for (set, units) in self.rest {
+            set.post(units);
+        }
+    }
+}
+
 /// The sets that watch one user source.
 #[derive(Default)]
 pub(crate) struct Watchers {
@@ -501,20 +529,30 @@ impl Watchers {
             .retain(|w| !(w.idx == idx && w.gen == gen && std::ptr::eq(w.set.as_ptr(), set)));
     }
     /// An event's signals changed from `old` to `new` (or it was orphaned, `old == new`).
-    pub(crate) fn notify(&self, old: Signals, new: Signals) {
+    ///
+    /// Returns the wake-ups to post once the caller has released the source's lock: a waiter
+    /// woken while that lock is held would block on it at once (two sleeps per wake-up).
+    pub(crate) fn notify(&self, old: Signals, new: Signals) -> Posts {
+        let mut posts = Posts::default();
         for w in &self.list {
             if let Some(set) = w.set.upgrade() {
-                set.user_changed(w.idx, w.gen, old, new);
+                let units = set.user_changed(w.idx, w.gen, old, new);
+                posts.push(set, units);
             }
         }
+        posts
     }
-    /// A timer's deadline changed.
-    pub(crate) fn timer_changed(&self) {
+    /// A timer's deadline changed. Returns the wake-ups to post once the caller has released
+    /// the timer's lock.
+    pub(crate) fn timer_changed(&self) -> Posts {
+        let mut posts = Posts::default();
         for w in &self.list {
             if let Some(set) = w.set.upgrade() {
-                set.timer_changed(w.idx, w.gen);
+                let units = set.timer_changed(w.idx, w.gen);
+                posts.push(set, units);
             }
         }
+        posts
     }
     /// A handle is being closed: cancel every entry on it.
     pub(crate) fn cancel_all(&mut self) {
@@ -741,13 +779,16 @@ impl Inner {
     }
 
     /// An event's signals changed.
-    fn user_changed(&self, idx: u32, gen: u32, old: Signals, new: Signals) {
+    /// Returns the wake-up units to post after every lock is released.
+    fn user_changed(&self, idx: u32, gen: u32, old: Signals, new: Signals) -> usize {
         let mut st = self.lock();
-        let Some(e) = st.entry(idx, gen) else { return };
+        let Some(e) = st.entry(idx, gen) else {
+            return 0;
+        };
         if !e.armed || e.canceled {
-            return;
+            return 0;
         }
-        let Kind::Event(ev) = &e.kind else { return };
+        let Kind::Event(ev) = &e.kind else { return 0 };
         let orphaned = ev.orphaned.load(std::sync::atomic::Ordering::Acquire);
         let level = new & e.watched;
         let rising = level - (old & e.watched);
@@ -759,36 +800,46 @@ impl Inner {
             }
         } || (orphaned && level.is_empty() && !e.watched.is_empty());
         if wanted && e.claimed.is_none() && st.queue(idx) {
-            self.wake_for_ready(&mut st);
+            match self.delivery {
+                Delivery::Broadcast => st.wake.wake_all(),
+                Delivery::Exclusive => st.wake.wake_one(),
+            }
+        } else {
+            0
         }
     }
 
-    /// A timer's deadline changed: move its wheel entry.
-    fn timer_changed(&self, idx: u32, gen: u32) {
+    /// A timer's deadline changed: move its wheel entry. Returns the wake-up units to post
+    /// after every lock is released.
+    fn timer_changed(&self, idx: u32, gen: u32) -> usize {
         let mut st = self.lock();
-        let Some(e) = st.entry(idx, gen) else { return };
+        let Some(e) = st.entry(idx, gen) else {
+            return 0;
+        };
         let Kind::Timer { timer, key } = &mut e.kind else {
-            return;
+            return 0;
         };
         let old = key.take();
         let at = timer.wake_at();
         if let Some(k) = old {
             st.timers.remove(k);
         }
-        self.arm_timer(&mut st, idx, gen, at);
+        self.arm_timer(&mut st, idx, gen, at)
     }
 
-    fn arm_timer(&self, st: &mut State, idx: u32, gen: u32, at: Option<u64>) {
-        let Some(at) = at else { return };
+    /// Put an entry's timer in the wheel; returns the wake-up units to post (after unlocking)
+    /// when it became the earliest, since blocked waiters computed their timeout without it.
+    fn arm_timer(&self, st: &mut State, idx: u32, gen: u32, at: Option<u64>) -> usize {
+        let Some(at) = at else { return 0 };
         let earliest = st.timers.next_expiry();
         let k = st.timers.insert(at, (idx, gen));
         if let Kind::Timer { key, .. } = &mut st.entries[idx as usize].kind {
             *key = Some(k);
         }
         if earliest.is_none_or(|e| at < e) {
-            // Blocked waiters computed their kernel timeout without this timer.
-            let units = st.wake.wake_all();
-            self.post(units);
+            st.wake.wake_all()
+        } else {
+            0
         }
     }
 
@@ -1099,15 +1150,18 @@ impl WaitSet {
                 if !denied.is_empty() {
                     return Err(Error::AccessDenied(denied));
                 }
-                let w = &mut *lock(&t.shared.watchers);
-                let mut st = inner.lock();
-                let kind = Kind::Timer {
-                    timer: t.shared.clone(),
-                    key: None,
+                let units = {
+                    let w = &mut *lock(&t.shared.watchers);
+                    let mut st = inner.lock();
+                    let kind = Kind::Timer {
+                        timer: t.shared.clone(),
+                        key: None,
+                    };
+                    let (idx, gen) = self.insert_entry(&mut st, cookie, kind, signals, trigger)?;
+                    w.push(inner, idx, gen);
+                    inner.arm_timer(&mut st, idx, gen, t.shared.wake_at())
                 };
-                let (idx, gen) = self.insert_entry(&mut st, cookie, kind, signals, trigger)?;
-                w.push(inner, idx, gen);
-                inner.arm_timer(&mut st, idx, gen, t.shared.wake_at());
+                inner.post(units);
                 Ok(())
             }
         }
@@ -1508,8 +1562,8 @@ impl WaitSet {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
                 Err(e) => {
                     if let Some(t) = ticket {
-                        if st.wake.unblock(t, false) {
-                            inner.notifier.take_one();
+                        if st.wake.unblock(t, false) && !inner.notifier.take_one() {
+                            st.wake.missed();
                         }
                     }
                     return Err(Error::Io(e).traced("waitset_wait"));
@@ -1517,8 +1571,8 @@ impl WaitSet {
             };
             let saw_channel = kbuf[..got].iter().any(|r| r.token == WAKE_TOKEN);
             if let Some(t) = ticket {
-                if st.wake.unblock(t, saw_channel) {
-                    inner.notifier.take_one();
+                if st.wake.unblock(t, saw_channel) && !inner.notifier.take_one() {
+                    st.wake.missed();
                 }
             }
             self.absorb(&mut st, &kbuf[..got]);

@@ -33,6 +33,16 @@ pub enum BackendKind {
 
 impl Default for BackendKind {
     /// `WAITSET_BACKEND` when it is set to a known name, else epoll where it exists, else poll.
+    ///
+    /// ```
+    /// use waitset::BackendKind;
+    /// std::env::set_var("WAITSET_BACKEND", "poll");
+    /// assert_eq!(BackendKind::default(), BackendKind::Poll);
+    /// std::env::set_var("WAITSET_BACKEND", "no-such-backend"); // unknown names are ignored
+    /// let epoll_exists = cfg!(any(target_os = "linux", target_os = "android"));
+    /// let native = if epoll_exists { BackendKind::Epoll } else { BackendKind::Poll };
+    /// assert_eq!(BackendKind::default(), native);
+    /// ```
     fn default() -> Self {
         if let Some(k) = BackendKind::from_env() {
             return k;
@@ -48,6 +58,16 @@ impl Default for BackendKind {
 impl BackendKind {
     /// The backend named by the `WAITSET_BACKEND` environment variable (`epoll` or `poll`), if any.
     /// `epoll` on a system without epoll yields `None`.
+    ///
+    /// ```
+    /// use waitset::BackendKind;
+    /// std::env::set_var("WAITSET_BACKEND", "poll");
+    /// assert_eq!(BackendKind::from_env(), Some(BackendKind::Poll));
+    /// std::env::set_var("WAITSET_BACKEND", "kqueue");
+    /// assert_eq!(BackendKind::from_env(), None);
+    /// std::env::remove_var("WAITSET_BACKEND");
+    /// assert_eq!(BackendKind::from_env(), None);
+    /// ```
     pub fn from_env() -> Option<BackendKind> {
         match std::env::var("WAITSET_BACKEND").ok()?.as_str() {
             "epoll" if cfg!(any(target_os = "linux", target_os = "android")) => {
@@ -81,6 +101,14 @@ impl BackendKind {
     }
 
     /// The lower-case name used by `WAITSET_BACKEND`.
+    ///
+    /// ```
+    /// use waitset::BackendKind;
+    /// assert_eq!(BackendKind::Epoll.name(), "epoll");
+    /// // The name round-trips through WAITSET_BACKEND.
+    /// std::env::set_var("WAITSET_BACKEND", BackendKind::Poll.name());
+    /// assert_eq!(BackendKind::from_env(), Some(BackendKind::Poll));
+    /// ```
     pub const fn name(self) -> &'static str {
         match self {
             BackendKind::Epoll => "epoll",
@@ -95,6 +123,19 @@ impl BackendKind {
 /// so instead of pretending; adding an edge-triggered fd entry there fails with
 /// [`Error::NotSupported`](crate::Error::NotSupported). User events and timers support every mode
 /// on every backend.
+///
+/// ```
+/// use waitset::{BackendKind, Error, Event, Signals, Source, Trigger, WaitSet};
+/// let set = WaitSet::builder().backend(BackendKind::Poll).build().unwrap();
+/// let caps = set.backend().capabilities();
+/// assert!(caps.level && caps.oneshot && !caps.edge);
+/// let (r, _w) = rustix::pipe::pipe().unwrap();
+/// let e = set.add_with(1, Source::fd(&r), Signals::READABLE, Trigger::Edge).unwrap_err();
+/// assert!(matches!(e, Error::NotSupported(_)));
+/// // User events support every mode on every backend.
+/// let ev = Event::new();
+/// set.add_with(2, Source::from(&ev), Signals::USER_0, Trigger::Edge).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// Level-triggered: an asserted signal is reported on every wait.
@@ -106,6 +147,19 @@ pub struct Capabilities {
 }
 
 /// How an entry is reported.
+///
+/// ```
+/// use waitset::{Deadline, Event, Signals, Source, Trigger, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let ev = Event::new();
+/// set.add_with(1, Source::from(&ev), Signals::USER_0, Trigger::Level).unwrap();
+/// set.add_with(2, Source::from(&ev), Signals::USER_0, Trigger::Edge).unwrap();
+/// ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+/// let mut out = [WaitResult::default(); 2];
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 2); // the rise: both
+/// let n = set.wait(Deadline::now(), &mut out).unwrap();
+/// assert_eq!((n, out[0].cookie), (1, 1)); // still asserted: only the level entry
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Trigger {
     /// Reported on every wait while asserted (the default).
