@@ -49,6 +49,38 @@ struct Cli {
 enum Command {
     /// Run a WASI preview1 command module (.wasm or .wat).
     Run(RunArgs),
+    /// Benchmark the engine side by side with raw epoll, mio, polling, async-io and poll(2):
+    /// print a table, write bench.json and SVG charts.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `waitset bench`.
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Small sizes and 3 repetitions: every workload and engine still runs, in under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Smoke-test sizes (seconds even in a debug build); figures are not meaningful.
+    #[arg(long, conflicts_with = "quick")]
+    tiny: bool,
+    /// Where bench.json and the charts go.
+    #[arg(long, value_name = "DIR", default_value = "target/bench")]
+    out: PathBuf,
+    /// Only these workloads (comma-separated id prefixes, e.g. `1,5b`, or title words).
+    #[arg(long, value_name = "NAMES")]
+    filter: Option<String>,
+    /// Only these engines (comma-separated names), e.g. for profiling one of them.
+    #[arg(long, value_name = "NAMES")]
+    engines: Option<String>,
+    /// Repetitions per engine and parameter (interleaved A B A B ...); 0 = default (7, quick 3).
+    #[arg(long, default_value_t = 0)]
+    reps: usize,
+    /// List the workloads and exit.
+    #[arg(long)]
+    list: bool,
+    /// Re-render the table and charts of a saved bench.json instead of measuring.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
 }
 
 /// Arguments of `waitset run`.
@@ -214,5 +246,60 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Bench(args) => bench(args),
+    }
+}
+
+/// `waitset bench`: measure (or re-render a saved run), print the table, write the files, and
+/// fail if any workload or engine produced no figure (nothing about time is asserted).
+fn bench(args: BenchArgs) -> ExitCode {
+    if args.list {
+        for (id, title) in waitset_bench::workloads() {
+            println!("{id:>3}  {title}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let report = match &args.from {
+        Some(from) => waitset_bench::Report::read_json(from),
+        None => {
+            let cfg = waitset_bench::BenchConfig {
+                quick: args.quick,
+                tiny: args.tiny,
+                out_dir: args.out.clone(),
+                filter: args.filter.clone(),
+                engines: args.engines.clone(),
+                reps: args.reps,
+            };
+            waitset_bench::run(&cfg)
+        }
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("waitset bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = report.print_table(&mut std::io::stdout().lock()) {
+        eprintln!("waitset bench: {e}");
+        return ExitCode::FAILURE;
+    }
+    match report.write_all(&args.out) {
+        Ok(files) => {
+            for f in files {
+                eprintln!("wrote {}", f.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("waitset bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match report.validate() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("waitset bench: incomplete run: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,207 @@
+//! # waitset-bench
+//!
+//! Side-by-side benchmarks of the waitset engine against the kernel's floor (raw epoll, poll(2))
+//! and its peers (mio, polling, async-io, a `BinaryHeap`), in one process, on loopback only.
+//!
+//! Engines are interleaved within each workload and parameter (A B C A B C ...), so drift on a
+//! noisy machine spreads over every engine instead of biasing one; each engine gets `reps`
+//! samples (plus one discarded warm-up round) and the report keeps the median and the minimum.
+//!
+//! | id | workload | unit |
+//! |---|---|---|
+//! | 1a, 1b | libevent "pipes" chain over N socketpairs, 1 or 100 active | ns/event |
+//! | 2 | N idle socketpairs + 1 active pair ping-ponged | ns/wait |
+//! | 3 | 1,000 level-triggered fds all ready, results buffer 1,024 | ns/result |
+//! | 4 | cross-thread wake round trip | ns/round trip |
+//! | 5a | timer insert + cancel | ns/timer |
+//! | 5b | timers expiring in order | CPU ns/timer |
+//! | 6 | `poll()` / `PollSet` vs `poll(2)`: 64 idle pipes + 1 ready, timeout 0 | ns/call |
+//!
+//! ```no_run
+//! let cfg = waitset_bench::BenchConfig { quick: true, ..Default::default() };
+//! let report = waitset_bench::run(&cfg).unwrap();
+//! report.print_table(&mut std::io::stdout()).unwrap();
+//! report.write_all(&cfg.out_dir).unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod engines;
+mod fds;
+mod harness;
+mod plot;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+
+pub use crate::report::{median, Entry, Goal, Machine, Report, Workload};
+
+/// A failure that stopped the run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The waitset engine returned an error.
+    #[error("waitset: {0}")]
+    Engine(#[from] waitset::Error),
+    /// Serializing the report failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Drawing a chart failed.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// A workload could not be set up (or checked its own results and found them wrong).
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Error {
+        Error::Io(e.into())
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// Smaller sizes, fewer events and 3 repetitions: every workload and every engine still
+    /// runs, in well under a minute in release mode on two cores.
+    pub quick: bool,
+    /// Where the caller (the CLI) writes `bench.json` and the charts, see [`Report::write_all`].
+    /// [`run`] itself writes nothing.
+    pub out_dir: PathBuf,
+    /// Run only the workloads selected by this comma-separated list: a token selects the
+    /// workloads whose id starts with it (`1` selects `1a` and `1b`, `5b` only `5b`) or, when it
+    /// has three characters or more, whose title contains it (`pipes`, `timer`, `wake`).
+    pub filter: Option<String>,
+    /// Samples per engine and parameter; 0 picks the default (7, or 3 with `quick`).
+    pub reps: usize,
+    /// Run only the engines whose name contains one of these comma-separated substrings
+    /// (`waitset`, `raw epoll`, `mio`, ...): for profiling one engine. Ratios need the
+    /// reference engine to be selected too.
+    pub engines: Option<String>,
+    /// Smoke-test sizes: every workload and engine runs for a few milliseconds. The figures
+    /// mean nothing; this is for tests of the harness itself.
+    pub tiny: bool,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            quick: false,
+            out_dir: PathBuf::from("target/bench"),
+            filter: None,
+            reps: 0,
+            engines: None,
+            tiny: false,
+        }
+    }
+}
+
+impl BenchConfig {
+    /// The repetitions that will actually be taken.
+    pub fn effective_reps(&self) -> usize {
+        match (self.reps, self.quick || self.tiny) {
+            (0, true) => 3,
+            (0, false) => 7,
+            (n, _) => n,
+        }
+    }
+
+    /// Whether the workload `id` with `title` is selected by [`filter`](Self::filter).
+    pub fn selects(&self, id: &str, title: &str) -> bool {
+        let Some(f) = self.filter.as_deref() else {
+            return true;
+        };
+        let title = title.to_lowercase();
+        f.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .any(|t| {
+                let t = t.to_lowercase();
+                id.starts_with(&t) || (t.len() >= 3 && title.contains(&t))
+            })
+    }
+}
+
+/// The workloads this harness knows, as `(id, title)`, in run order.
+pub fn workloads() -> &'static [(&'static str, &'static str)] {
+    workloads::LIST
+}
+
+/// Run the selected workloads with progress lines on standard error.
+pub fn run(cfg: &BenchConfig) -> Result<Report, Error> {
+    run_with_progress(cfg, &mut |line| eprintln!("{line}"))
+}
+
+/// Run the selected workloads, reporting progress (one line per workload and parameter) to
+/// `progress`.
+pub fn run_with_progress(
+    cfg: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Report, Error> {
+    let nofile = fds::raise_nofile();
+    let mut ctx = harness::Ctx {
+        sizes: harness::Sizes::for_config(cfg),
+        reps: cfg.effective_reps(),
+        engines: cfg.engines.clone(),
+        progress,
+    };
+    let mut out = Vec::new();
+    for &(id, title) in workloads::LIST {
+        if !cfg.selects(id, title) {
+            continue;
+        }
+        (ctx.progress)(&format!("[{id}] {title}"));
+        let started = std::time::Instant::now();
+        let mut wl = workloads::run(id, &mut ctx)?;
+        wl.compute_ratios();
+        (ctx.progress)(&format!(
+            "[{id}] done in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ));
+        out.push(wl);
+    }
+    if out.is_empty() {
+        return Err(Error::Setup(format!(
+            "the filter {:?} selects no workload",
+            cfg.filter.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(Report {
+        machine: Machine::detect(nofile),
+        quick: cfg.quick,
+        tiny: cfg.tiny,
+        reps: ctx.reps,
+        workloads: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_selects_by_id_prefix_and_title() {
+        let mut cfg = BenchConfig {
+            filter: Some("1, timer".into()),
+            ..Default::default()
+        };
+        assert!(cfg.selects("1a", "pipes"));
+        assert!(cfg.selects("1b", "pipes"));
+        assert!(cfg.selects("5a", "Timers: insert + cancel"));
+        assert!(!cfg.selects("2", "idle"));
+        cfg.filter = Some("5b".into());
+        assert!(!cfg.selects("5a", "x"));
+        assert!(cfg.selects("5b", "x"));
+        cfg.filter = None;
+        assert!(cfg.selects("6", "x"));
+        assert_eq!(cfg.effective_reps(), 7);
+        cfg.quick = true;
+        assert_eq!(cfg.effective_reps(), 3);
+        cfg.reps = 5;
+        assert_eq!(cfg.effective_reps(), 5);
+    }
+}

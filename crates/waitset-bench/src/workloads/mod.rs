@@ -1,0 +1,47 @@
+//! The workloads of the benchmark issue (parts 1 to 6).
+
+mod fd;
+mod poll;
+mod timers;
+mod wake;
+
+use crate::harness::Ctx;
+use crate::report::Workload;
+use crate::Error;
+
+/// `(id, title)` of every workload, in run order.
+pub(crate) const LIST: &[(&str, &str)] = &[
+    ("1a", "libevent pipes chain, 1 active"),
+    ("1b", "libevent pipes chain, 100 active"),
+    ("2", "idle scaling: N idle socketpairs + 1 active pair"),
+    (
+        "3",
+        "many ready: level-triggered fds all ready, buffer 1024",
+    ),
+    ("4", "cross-thread wake round trip"),
+    ("5a", "timers: insert + cancel"),
+    ("5b", "timers: expiring in order"),
+    (
+        "6",
+        "poll() and PollSet vs poll(2): 64 idle pipes + 1 ready, timeout 0",
+    ),
+];
+
+fn title(id: &str) -> &'static str {
+    LIST.iter().find(|(i, _)| *i == id).map_or("", |(_, t)| t)
+}
+
+/// Run workload `id`.
+pub(crate) fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<Workload, Error> {
+    match id {
+        "1a" => fd::pipes(ctx, id, 1),
+        "1b" => fd::pipes(ctx, id, 100),
+        "2" => fd::idle(ctx, id),
+        "3" => fd::many_ready(ctx, id),
+        "4" => wake::round_trip(ctx, id),
+        "5a" => timers::insert_cancel(ctx, id),
+        "5b" => timers::expire(ctx, id),
+        "6" => poll::versus_poll2(ctx, id),
+        _ => Err(Error::Setup(format!("unknown workload {id}"))),
+    }
+}

@@ -1,0 +1,188 @@
+//! Smoke test of the harness: every workload runs in a tiny configuration, every engine
+//! produces a figure, and the JSON and SVG outputs are written and well-formed. Nothing is
+//! asserted about time.
+
+use std::collections::BTreeSet;
+
+use waitset_bench::{BenchConfig, Report};
+
+/// The engines each workload must report, at every parameter value of the tiny sizes.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "1a",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "mio",
+            "polling [oneshot]",
+            "waitset [poll]",
+        ],
+    ),
+    (
+        "1b",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "mio",
+            "polling [oneshot]",
+            "waitset [poll]",
+        ],
+    ),
+    (
+        "2",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "mio",
+            "polling [oneshot]",
+            "waitset [poll]",
+        ],
+    ),
+    (
+        "3",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "polling [oneshot]",
+            "polling [level]",
+            "waitset [poll]",
+        ],
+    ),
+    (
+        "4",
+        &[
+            "waitset Event",
+            "mio Waker",
+            "polling notify",
+            "waitset Event [edge]",
+        ],
+    ),
+    ("5a", &["waitset Timer", "std BinaryHeap", "async-io Timer"]),
+    ("5b", &["waitset Timer", "std BinaryHeap", "async-io Timer"]),
+    (
+        "6",
+        &[
+            "libc::poll",
+            "waitset::poll [poll]",
+            "PollSet [poll]",
+            "waitset::poll [epoll]",
+            "PollSet [epoll]",
+        ],
+    ),
+];
+
+#[test]
+fn every_workload_and_engine_produces_a_figure() {
+    let out = std::env::temp_dir().join(format!("waitset-bench-smoke-{}", std::process::id()));
+    let cfg = BenchConfig {
+        tiny: true,
+        reps: 2,
+        out_dir: out.clone(),
+        ..Default::default()
+    };
+    let mut lines = Vec::new();
+    let report =
+        waitset_bench::run_with_progress(&cfg, &mut |l| lines.push(l.to_string())).unwrap();
+    assert!(!lines.is_empty(), "progress is reported");
+
+    report.validate().unwrap();
+    let ids: Vec<&str> = report.workloads.iter().map(|w| w.id.as_str()).collect();
+    let want: Vec<&str> = waitset_bench::workloads()
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(ids, want, "every workload ran, in order");
+
+    for (id, engines) in EXPECTED {
+        let w = report.workload(id).unwrap();
+        let params = w.params();
+        assert!(!params.is_empty(), "{id}: no parameter");
+        for n in params {
+            let got: BTreeSet<&str> = w
+                .entries
+                .iter()
+                .filter(|e| e.n == n)
+                .map(|e| e.engine.as_str())
+                .collect();
+            let want: BTreeSet<&str> = engines.iter().copied().collect();
+            assert_eq!(got, want, "{id} at {n}");
+        }
+        for e in &w.entries {
+            assert_eq!(
+                e.samples.len(),
+                2,
+                "{id} {}: one sample per repetition",
+                e.engine
+            );
+            assert!(
+                e.samples.iter().all(|s| s.is_finite() && *s > 0.0),
+                "{id} {}: {:?}",
+                e.engine,
+                e.samples
+            );
+            assert!(e.min <= e.median);
+            assert!(e.ratio.is_some(), "{id} {}: no ratio", e.engine);
+        }
+        let reference = w.entries.iter().find(|e| e.engine == w.reference).unwrap();
+        assert_eq!(reference.ratio, Some(1.0));
+    }
+
+    let table = report.table();
+    for (id, _) in waitset_bench::workloads() {
+        assert!(table.contains(&format!("[{id}]")), "table shows {id}");
+    }
+    assert!(!report.goals().is_empty());
+
+    let files = report.write_all(&out).unwrap();
+    let json = std::fs::read_to_string(out.join("bench.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["workloads"].as_array().unwrap().len(), EXPECTED.len());
+    assert!(v["goals"].as_array().is_some_and(|g| !g.is_empty()));
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.workloads.len(), report.workloads.len());
+
+    let svgs: Vec<_> = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    let scaling = report.workloads.iter().filter(|w| w.scaling).count();
+    assert_eq!(svgs.len(), scaling);
+    assert!(scaling >= 3, "workloads 1a, 1b and 2 are charted");
+    for f in svgs {
+        let svg = std::fs::read_to_string(f).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{f:?}"
+        );
+        assert!(
+            svg.contains("<polyline") || svg.contains("<path"),
+            "{f:?} has lines"
+        );
+        assert!(svg.contains("waitset [epoll]"), "{f:?} has a legend");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_filter_that_selects_nothing_is_an_error() {
+    let cfg = BenchConfig {
+        tiny: true,
+        filter: Some("no-such-workload".into()),
+        ..Default::default()
+    };
+    assert!(waitset_bench::run_with_progress(&cfg, &mut |_| {}).is_err());
+}
+
+#[test]
+fn a_filtered_run_has_only_the_selected_workloads() {
+    let cfg = BenchConfig {
+        tiny: true,
+        reps: 1,
+        filter: Some("5b,6".into()),
+        ..Default::default()
+    };
+    let report = waitset_bench::run_with_progress(&cfg, &mut |_| {}).unwrap();
+    report.validate().unwrap();
+    let ids: Vec<&str> = report.workloads.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["5b", "6"]);
+}
