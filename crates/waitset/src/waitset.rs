@@ -62,15 +62,6 @@ const NIL: u32 = u32::MAX;
 /// Kernel reports taken per wait at most (the stack buffer).
 const KBUF: usize = 256;
 
-thread_local! {
-    /// The kernel-report buffer of the waits made on this thread: initialised once, so a wait
-    /// does not zero-fill it (that alone would cost about as much as the rest of the user-space
-    /// work of a wait).
-    static KBUF_TLS: std::cell::RefCell<[Ready; KBUF]> = const {
-        std::cell::RefCell::new([Ready { token: 0, signals: Signals::empty(), hup: false }; KBUF])
-    };
-}
-
 /// How an entry's wait ended.
 ///
 /// ```
@@ -1496,20 +1487,6 @@ impl WaitSet {
             seen = tracing::field::Empty
         );
         let _enter = span.enter();
-        KBUF_TLS.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut kbuf) => self.wait_with(deadline, results, &mut kbuf[..], &span),
-            // Re-entered from a signal handler on this thread: use a private buffer.
-            Err(_) => self.wait_with(deadline, results, &mut [Ready::default(); KBUF][..], &span),
-        })
-    }
-
-    fn wait_with(
-        &self,
-        deadline: Deadline,
-        results: &mut [WaitResult],
-        kbuf: &mut [Ready],
-        span: &tracing::Span,
-    ) -> Result<usize> {
         let inner = &*self.inner;
         let me = (inner.delivery == Delivery::Exclusive).then(|| std::thread::current().id());
         let mut first = true;
@@ -1534,6 +1511,9 @@ impl WaitSet {
                 }
                 now
             };
+            if !st.ready.is_empty() {
+                Self::prune_cleared_events(&mut st);
+            }
             let timeout = if !st.ready.is_empty() || wake_at <= now {
                 Some(std::time::Duration::ZERO)
             } else {
@@ -1554,29 +1534,41 @@ impl WaitSet {
             let want = results.len().clamp(1, KBUF);
             drop(st);
 
-            let res = inner.sys.wait(&mut kbuf[..want], timeout);
-
-            let mut st = inner.lock();
-            let got = match res {
-                Ok(n) => n,
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => 0,
+            // The kernel wait, with no lock held; its reports are absorbed under the lock taken
+            // right after, straight from the backend's buffer.
+            let res = inner.sys.wait(want, timeout, |reports| {
+                let mut st = inner.lock();
+                // Nothing queued ahead (and no claims to make): results may be written directly.
+                let direct = (st.ready.is_empty() && me.is_none()).then_some(&mut *results);
+                let (saw_channel, n_direct) = self.absorb(&mut st, reports, direct);
+                (st, saw_channel, n_direct)
+            });
+            let mut n_direct = 0;
+            let mut st = match res {
+                Ok((st, saw_channel, nd)) => {
+                    n_direct = nd;
+                    let mut st = st;
+                    if let Some(t) = ticket {
+                        if st.wake.unblock(t, saw_channel) && !inner.notifier.take_one() {
+                            st.wake.missed();
+                        }
+                    }
+                    st
+                }
                 Err(e) => {
+                    let mut st = inner.lock();
                     if let Some(t) = ticket {
                         if st.wake.unblock(t, false) && !inner.notifier.take_one() {
                             st.wake.missed();
                         }
                     }
-                    return Err(Error::Io(e).traced("waitset_wait"));
+                    if e.raw_os_error() != Some(libc::EINTR) {
+                        return Err(Error::Io(e).traced("waitset_wait"));
+                    }
+                    st
                 }
             };
-            let saw_channel = kbuf[..got].iter().any(|r| r.token == WAKE_TOKEN);
-            if let Some(t) = ticket {
-                if st.wake.unblock(t, saw_channel) && !inner.notifier.take_one() {
-                    st.wake.missed();
-                }
-            }
-            self.absorb(&mut st, &kbuf[..got]);
-            let n = self.pop_results(&mut st, results, me);
+            let n = n_direct + self.pop_results(&mut st, &mut results[n_direct..], me);
             if !st.fired_oneshot.is_empty() {
                 self.rearm_fired(&mut st);
             }
@@ -1618,10 +1610,23 @@ impl WaitSet {
         });
     }
 
-    /// Turn kernel reports into queued entries.
-    fn absorb(&self, st: &mut State, reports: &[Ready]) {
+    /// Turn kernel reports into queued entries; returns whether the wake channel was among them
+    /// and how many results were written to `direct`.
+    ///
+    /// With `direct` (the ready queue was empty, so nothing is owed a turn first), a report for
+    /// a lone level-triggered entry becomes its result at once, skipping the queue: the order is
+    /// the kernel's, exactly what the queue would have produced. Anything else is queued.
+    fn absorb(
+        &self,
+        st: &mut State,
+        reports: &mut dyn Iterator<Item = Ready>,
+        mut direct: Option<&mut [WaitResult]>,
+    ) -> (bool, usize) {
+        let mut saw_channel = false;
+        let mut n = 0;
         for r in reports {
             if r.token == WAKE_TOKEN {
+                saw_channel = true;
                 continue;
             }
             let (reg, gen) = ((r.token & 0xffff_ffff) as u32, (r.token >> 32) as u32);
@@ -1636,6 +1641,25 @@ impl WaitSet {
                 st.fired_oneshot.push(reg);
             }
             let mut cur = rg.head;
+            if let Some(out) = direct.as_deref_mut().filter(|out| n < out.len()) {
+                let e = &st.entries[cur as usize];
+                if e.next_on_reg == NIL
+                    && e.trigger == Trigger::Level
+                    && e.armed
+                    && !e.queued
+                    && !e.canceled
+                {
+                    if let Some((status, observed)) = fd_result(e.watched, r.signals, r.hup) {
+                        out[n] = WaitResult {
+                            cookie: e.cookie,
+                            status,
+                            observed,
+                        };
+                        n += 1;
+                    }
+                    continue;
+                }
+            }
             while cur != NIL {
                 let e = &mut st.entries[cur as usize];
                 let next = e.next_on_reg;
@@ -1650,6 +1674,28 @@ impl WaitSet {
                 cur = next;
             }
         }
+        (saw_channel, n)
+    }
+
+    /// Drop queued level-triggered events whose signals were cleared since they were queued (the
+    /// usual "handle it, clear it" pattern), so that the next wait can block at once instead of
+    /// first polling the kernel with a zero timeout for nothing.
+    fn prune_cleared_events(st: &mut State) {
+        let State { ready, entries, .. } = st;
+        ready.retain(|&idx| {
+            let e = &mut entries[idx as usize];
+            let cleared = match &e.kind {
+                Kind::Event(ev) if e.trigger != Trigger::Edge && !e.canceled => {
+                    (ev.signals() & e.watched).is_empty()
+                        && !ev.orphaned.load(std::sync::atomic::Ordering::Acquire)
+                }
+                _ => false,
+            };
+            if cleared {
+                e.queued = false;
+            }
+            !cleared
+        });
     }
 
     /// One-shot kernel registrations that fired this wait: once the results have been handed out

@@ -106,23 +106,30 @@ impl Backend for Epoll {
         Ok(epoll::delete(&self.fd, borrow(fd))?)
     }
 
-    fn wait(&self, out: &mut [Ready], timeout: Option<Duration>) -> io::Result<usize> {
+    fn wait<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
+    ) -> io::Result<R> {
+        // Uninitialised stack space: nothing is zero-filled, and the reports go to `f` from here
+        // without an intermediate copy.
         let mut buf = [MaybeUninit::<epoll::Event>::uninit(); MAX_EVENTS];
-        let n = out.len().min(MAX_EVENTS);
+        let n = max.clamp(1, MAX_EVENTS);
         let ts = timeout.map(|d| rustix::time::Timespec {
             tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: d.subsec_nanos().into(),
         });
         let (events, _) = epoll::wait(&self.fd, &mut buf[..n], ts.as_ref())?;
-        for (slot, ev) in out.iter_mut().zip(events.iter()) {
-            let f = ev.flags;
-            *slot = Ready {
+        let mut reports = events.iter().map(|ev| {
+            let fl = ev.flags;
+            Ready {
                 token: ev.data.u64(),
-                signals: signals(f),
-                hup: f.intersects(EventFlags::HUP | EventFlags::ERR),
-            };
-        }
-        Ok(events.len())
+                signals: signals(fl),
+                hup: fl.intersects(EventFlags::HUP | EventFlags::ERR),
+            }
+        });
+        Ok(f(&mut reports))
     }
 
     fn change_needs_wake(&self) -> bool {

@@ -203,8 +203,14 @@ pub(crate) trait Backend: Send + Sync {
     fn modify(&self, fd: RawFd, token: u64, interest: Signals, trigger: Trigger) -> io::Result<()>;
     /// Stop watching `fd`.
     fn delete(&self, fd: RawFd) -> io::Result<()>;
-    /// Wait up to `timeout` (`None`: forever) and fill `out` with at most `out.len()` reports.
-    fn wait(&self, out: &mut [Ready], timeout: Option<Duration>) -> io::Result<usize>;
+    /// Wait up to `timeout` (`None`: forever) for at most `max` reports, then hand them to `f`
+    /// straight from the kernel's buffer, with no backend lock held (so `f` may lock the set).
+    fn wait<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
+    ) -> io::Result<R>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
 }
@@ -266,8 +272,13 @@ impl Backend for Sys {
         dispatch!(self, b => b.delete(fd))
     }
     #[inline]
-    fn wait(&self, out: &mut [Ready], timeout: Option<Duration>) -> io::Result<usize> {
-        dispatch!(self, b => b.wait(out, timeout))
+    fn wait<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
+    ) -> io::Result<R> {
+        dispatch!(self, b => b.wait(max, timeout, f))
     }
     #[inline]
     fn change_needs_wake(&self) -> bool {

@@ -139,6 +139,8 @@ struct Snapshot {
     pollfds: Vec<libc::pollfd>,
     tokens: Vec<u64>,
     arm_seqs: Vec<u64>,
+    /// The reports of the last wait on this snapshot (capacity kept).
+    ready: Vec<Ready>,
 }
 
 #[derive(Default)]
@@ -243,7 +245,13 @@ impl Backend for PollBackend {
         Ok(())
     }
 
-    fn wait(&self, out: &mut [Ready], timeout: Option<Duration>) -> io::Result<usize> {
+    fn wait<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
+    ) -> io::Result<R> {
+        let max = max.max(1);
         let mut snap = {
             let mut r = self.lock();
             let mut snap = r.pool.pop().unwrap_or_default();
@@ -267,10 +275,10 @@ impl Backend for PollBackend {
         };
         let res = raw_poll(&mut snap.pollfds, timeout, None);
         let mut r = self.lock();
-        let mut n = 0;
+        snap.ready.clear();
         if let Ok(ready) = res {
             let len = snap.pollfds.len();
-            if ready > 0 && len > 0 && !out.is_empty() {
+            if ready > 0 && len > 0 {
                 let start = r.cursor % len;
                 for k in 0..len {
                     let i = (start + k) % len;
@@ -297,19 +305,18 @@ impl Backend for PollBackend {
                     } else {
                         signals(p.revents)
                     };
-                    out[n] = Ready {
+                    snap.ready.push(Ready {
                         token: slot.token,
                         signals: sig,
                         hup,
-                    };
-                    n += 1;
+                    });
                     // A closed fd (caller misuse: closed without removing it) would otherwise
                     // be reported on every wait: report it once, then stop watching it.
                     if slot.oneshot || nval {
                         slot.armed = false;
                         r.generation += 1;
                     }
-                    if n == out.len() {
+                    if snap.ready.len() == max {
                         r.cursor = i + 1;
                         break;
                     }
@@ -319,10 +326,12 @@ impl Backend for PollBackend {
         for p in snap.pollfds.iter_mut() {
             p.revents = 0;
         }
-        // A snapshot that went stale is rebuilt in place by the next waiter that takes it.
-        r.pool.push(snap);
         drop(r);
-        res.map(|_| n)
+        // `f` may lock the set, which may call into this registry: no registry lock here.
+        let out = res.map(|_| f(&mut snap.ready.iter().copied()));
+        // A snapshot that went stale is rebuilt in place by the next waiter that takes it.
+        self.lock().pool.push(snap);
+        out
     }
 
     fn change_needs_wake(&self) -> bool {
