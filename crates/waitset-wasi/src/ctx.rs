@@ -396,6 +396,9 @@ pub struct WasiCtx {
     pub(crate) poll: crate::poll::PollState,
     /// The termination latch (SIGINT / SIGTERM), if the embedder installed one.
     pub(crate) interrupt: Option<crate::Interrupt>,
+    /// The guest's exported memory, once instantiated (the wasmtime adapter's cache; a handle
+    /// into the one store this context lives in).
+    pub(crate) memory: Option<wasmtime::Memory>,
 }
 
 impl WasiCtx {
@@ -587,6 +590,7 @@ impl WasiCtxBuilder {
             poll_seed,
             poll: crate::poll::PollState::default(),
             interrupt: self.interrupt,
+            memory: None,
         })
     }
 }

@@ -14,7 +14,6 @@
 //!
 //! On an error return nothing at all has been written.
 
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use waitset::{Deadline, Signals, Source, Status, WaitResult, WaitSet};
@@ -25,6 +24,51 @@ use crate::abi::{
 };
 use crate::ctx::{FdEntry, FileKind, WasiCtx};
 use crate::host::now_ns;
+
+/// Guest fd -> Reg: a Vec indexed by the guest fd number. Guest fds are dense (the table hands
+/// out the lowest free number) and only fds present in the table get a Reg, so this is bounded
+/// by the table; no hashing on the per-subscription path.
+#[derive(Default)]
+struct RegMap {
+    slots: Vec<Option<Reg>>,
+    len: usize,
+}
+
+impl RegMap {
+    fn get(&self, fd: &u32) -> Option<&Reg> {
+        self.slots.get(*fd as usize).and_then(Option::as_ref)
+    }
+    fn get_mut(&mut self, fd: &u32) -> Option<&mut Reg> {
+        self.slots.get_mut(*fd as usize).and_then(Option::as_mut)
+    }
+    fn remove(&mut self, fd: &u32) -> Option<Reg> {
+        let r = self.slots.get_mut(*fd as usize).and_then(Option::take);
+        if r.is_some() {
+            self.len -= 1;
+        }
+        r
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn or_insert(&mut self, fd: u32, reg: impl FnOnce() -> Reg) -> &mut Reg {
+        let i = fd as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].is_none() {
+            self.slots[i] = Some(reg());
+            self.len += 1;
+        }
+        self.slots[i].as_mut().expect("just inserted")
+    }
+    fn iter_mut(&mut self) -> impl Iterator<Item = (u32, &mut Reg)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_mut().map(|r| (i as u32, r)))
+    }
+}
 
 /// `poll_oneoff(in: *const subscription, out: *mut event, nsubscriptions: size,
 /// nevents: *mut size) -> errno`.
@@ -66,10 +110,11 @@ fn poll_oneoff_inner(
 
     // The ranges are inside guest memory, so these allocations are bounded by its size.
     let in_bytes = mem.get(in_range).ok_or(Errno::FAULT)?;
-    let subs = in_bytes
-        .chunks_exact(Subscription::SIZE)
-        .map(Subscription::decode)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut subs = std::mem::take(&mut ctx.poll.subs_buf);
+    subs.clear();
+    for chunk in in_bytes.chunks_exact(Subscription::SIZE) {
+        subs.push(Subscription::decode(chunk)?);
+    }
 
     let span = tracing::trace_span!(
         "poll_oneoff",
@@ -82,16 +127,24 @@ fn poll_oneoff_inner(
     );
     let _enter = span.enter();
 
-    let mut events = vec![
-        Event {
-            userdata: 0,
-            error: Errno::SUCCESS,
-            type_: 0,
-            fd_readwrite: Default::default(),
-        };
-        subs.len()
-    ];
-    let seen = ctx.wait_subscriptions(&subs, &mut events).min(events.len());
+    // One slot per subscription; only the first `seen` are ever read, so the buffer (kept
+    // between calls) is grown when needed but never cleared or zero-filled.
+    let mut events = std::mem::take(&mut ctx.poll.events_buf);
+    if events.len() < subs.len() {
+        events.resize(
+            subs.len(),
+            Event {
+                userdata: 0,
+                error: Errno::SUCCESS,
+                type_: 0,
+                fd_readwrite: Default::default(),
+            },
+        );
+    }
+    let events_len = subs.len();
+    let seen = ctx
+        .wait_subscriptions(&subs, &mut events[..events_len])
+        .min(events_len);
     span.record("seen", seen);
 
     // Fairness: rotate by the poll seed, which advances every call, so no subscription is
@@ -109,6 +162,8 @@ fn poll_oneoff_inner(
         let slot: &mut [u8; Event::SIZE] = chunk.try_into().map_err(|_| Errno::FAULT)?;
         ev.encode(slot);
     }
+    ctx.poll.subs_buf = subs;
+    ctx.poll.events_buf = events;
     abi::write_u32(mem, nevents, seen as u32)
 }
 
@@ -164,7 +219,11 @@ const INTERRUPT_COOKIE: u64 = u64::MAX;
 #[derive(Default)]
 pub struct PollState {
     set: Option<WaitSet>,
-    regs: HashMap<u32, Reg>,
+    regs: RegMap,
+    subs_buf: Vec<Subscription>,
+    events_buf: Vec<Event>,
+    clocks_buf: Vec<ClockWait>,
+    fdw_buf: Vec<FdWait>,
     /// Bumped every call; marks which entries the current call uses.
     stamp: u64,
     results: Vec<WaitResult>,
@@ -194,6 +253,8 @@ struct Reg {
     observed: Signals,
     status: Status,
     hit: u64,
+    /// The call (stamp) whose sync this entry has had: one sync per distinct fd per call.
+    synced: u64,
 }
 
 impl PollState {
@@ -265,7 +326,7 @@ impl PollState {
     /// Disable entries the current call does not use (only before a call that blocks).
     fn disable_stale(&mut self) {
         let Some(set) = &self.set else { return };
-        for (&guest_fd, r) in self.regs.iter_mut() {
+        for (guest_fd, r) in self.regs.iter_mut() {
             if r.stamp != self.stamp && !r.watched.is_empty() {
                 if set.modify(u64::from(guest_fd), Signals::empty()).is_ok() {
                     r.watched = Signals::empty();
@@ -288,6 +349,23 @@ impl WasiCtx {
     /// [`PollState`]); it also watches the [`Interrupt`](crate::Interrupt) latch, and returns 0
     /// events when the latch is raised (the caller ends the run).
     pub fn wait_subscriptions(&mut self, subs: &[Subscription], out: &mut [Event]) -> usize {
+        let mut clocks = std::mem::take(&mut self.poll.clocks_buf);
+        let mut fd_waits = std::mem::take(&mut self.poll.fdw_buf);
+        clocks.clear();
+        fd_waits.clear();
+        let n = self.wait_subscriptions_in(subs, out, &mut clocks, &mut fd_waits);
+        self.poll.clocks_buf = clocks;
+        self.poll.fdw_buf = fd_waits;
+        n
+    }
+
+    fn wait_subscriptions_in(
+        &mut self,
+        subs: &[Subscription],
+        out: &mut [Event],
+        clocks: &mut Vec<ClockWait>,
+        fd_waits: &mut Vec<FdWait>,
+    ) -> usize {
         let mut n = 0usize;
         let push = |out: &mut [Event], n: &mut usize, ev: Event| {
             if let Some(slot) = out.get_mut(*n) {
@@ -297,8 +375,6 @@ impl WasiCtx {
         };
         self.poll.stamp = self.poll.stamp.wrapping_add(1);
         let stamp = self.poll.stamp;
-        let mut clocks: Vec<ClockWait> = Vec::new();
-        let mut fd_waits: Vec<FdWait> = Vec::new();
 
         for (index, sub) in subs.iter().enumerate() {
             match sub.kind {
@@ -311,6 +387,8 @@ impl WasiCtx {
                         clockid::REALTIME | clockid::MONOTONIC => {
                             let deadline = if c.is_absolute() {
                                 c.timeout
+                            } else if c.timeout == 0 {
+                                0 // due now: no clock read needed (0 is always in the past)
                             } else {
                                 now_ns(c.id).unwrap_or(0).saturating_add(c.timeout)
                             };
@@ -361,7 +439,7 @@ impl WasiCtx {
                     } else {
                         Signals::READABLE
                     };
-                    let r = self.poll.regs.entry(f.fd).or_insert(Reg {
+                    let r = self.poll.regs.or_insert(f.fd, || Reg {
                         host: -1,
                         watched: Signals::empty(),
                         want: Signals::empty(),
@@ -369,6 +447,7 @@ impl WasiCtx {
                         observed: Signals::empty(),
                         status: Status::Satisfied,
                         hit: 0,
+                        synced: 0,
                     });
                     if r.stamp != stamp {
                         r.stamp = stamp;
@@ -388,10 +467,24 @@ impl WasiCtx {
         let mut i = 0;
         while i < fd_waits.len() {
             let fw = &fd_waits[i];
+            if self
+                .poll
+                .regs
+                .get(&fw.guest_fd)
+                .is_some_and(|r| r.synced == stamp)
+            {
+                i += 1;
+                continue;
+            }
             let res = match self.fds.get(fw.guest_fd) {
                 Ok(entry) => self.poll.sync(fw.guest_fd, entry.as_fd()),
                 Err(e) => Err(e),
             };
+            if res.is_ok() {
+                if let Some(r) = self.poll.regs.get_mut(&fw.guest_fd) {
+                    r.synced = stamp;
+                }
+            }
             if let Err(e) = res {
                 let gfd = fw.guest_fd;
                 // Every subscription on this fd fails the same way.
@@ -414,18 +507,17 @@ impl WasiCtx {
         }
         loop {
             // Block only when nothing is due yet; otherwise check the fds without blocking.
-            let wait_until = if n > 0 {
-                None
-            } else {
-                clocks_deadline(&clocks)
-            };
+            let wait_until = if n > 0 { None } else { clocks_deadline(clocks) };
             if !fd_waits.is_empty() || wait_until.is_some() {
-                if self.wait_fds(wait_until, &fd_waits, stamp).is_err() {
-                    for fw in &fd_waits {
-                        push(out, &mut n, Event::error(&subs[fw.index], Errno::IO));
+                let hits = match self.wait_fds(wait_until, fd_waits, stamp) {
+                    Ok(k) => k,
+                    Err(_) => {
+                        for fw in fd_waits.iter() {
+                            push(out, &mut n, Event::error(&subs[fw.index], Errno::IO));
+                        }
+                        return n;
                     }
-                    return n;
-                }
+                };
                 if self
                     .interrupt
                     .as_ref()
@@ -433,7 +525,8 @@ impl WasiCtx {
                 {
                     return n; // the caller sees the latch and ends the run
                 }
-                for fw in &fd_waits {
+                // Nothing reported: no fd to look at.
+                for fw in fd_waits.iter().filter(|_| hits > 0) {
                     let Some(reg) = self.poll.regs.get(&fw.guest_fd) else {
                         continue;
                     };
@@ -450,7 +543,7 @@ impl WasiCtx {
                     }
                 }
             }
-            report_clocks(subs, &clocks, out, &mut n);
+            report_clocks(subs, clocks, out, &mut n);
             if n > 0 {
                 return n;
             }
@@ -464,7 +557,7 @@ impl WasiCtx {
         until: Option<Deadline>,
         fd_waits: &[FdWait],
         stamp: u64,
-    ) -> Result<(), Errno> {
+    ) -> Result<usize, Errno> {
         if until.is_some() {
             self.poll.disable_stale();
         }
@@ -497,9 +590,9 @@ impl WasiCtx {
                         reg.hit = stamp;
                     }
                 }
-                Ok(())
+                Ok(k)
             }
-            Err(waitset::Error::TimedOut) => Ok(()),
+            Err(waitset::Error::TimedOut) => Ok(0),
             Err(_) => Err(Errno::IO),
         }
     }
@@ -510,6 +603,9 @@ impl WasiCtx {
 /// `None` when one is already due. A REALTIME deadline is re-checked at least every second so a
 /// wall-clock change is noticed. Without clocks: [`Deadline::INFINITE`].
 fn clocks_deadline(clocks: &[ClockWait]) -> Option<Deadline> {
+    if clocks.iter().any(|c| c.deadline == 0) {
+        return None;
+    }
     let mono_now = now_ns(clockid::MONOTONIC).unwrap_or(0);
     let mut until = u64::MAX;
     for c in clocks {
@@ -537,7 +633,7 @@ fn clocks_deadline(clocks: &[ClockWait]) -> Option<Deadline> {
 /// Push an event for every clock whose deadline has passed on its own clock.
 fn report_clocks(subs: &[Subscription], clocks: &[ClockWait], out: &mut [Event], n: &mut usize) {
     for c in clocks {
-        if now_ns(c.id).unwrap_or(0) >= c.deadline {
+        if c.deadline == 0 || now_ns(c.id).unwrap_or(0) >= c.deadline {
             if let Some(slot) = out.get_mut(*n) {
                 *slot = Event::for_subscription(&subs[c.index]);
                 *n += 1;

@@ -57,9 +57,14 @@ fn with_memory(
     caller: &mut Caller<'_, WasiCtx>,
     f: impl FnOnce(&mut WasiCtx, &mut [u8]) -> Errno,
 ) -> wasmtime::Result<i32> {
-    let memory = match caller.get_export("memory") {
-        Some(Extern::Memory(m)) => m,
-        _ => wasmtime::bail!("the module does not export a memory named `memory`"),
+    // The instance's memory, resolved once after instantiation (a name lookup per host call
+    // cost a quarter of a poll(NULL, 0, 0)); during instantiation (a start function) by name.
+    let memory = match caller.data().memory {
+        Some(m) => m,
+        None => match caller.get_export("memory") {
+            Some(Extern::Memory(m)) => m,
+            _ => wasmtime::bail!("the module does not export a memory named `memory`"),
+        },
     };
     let (mem, ctx) = memory.data_and_store_mut(caller);
     let r = f(ctx, mem);
@@ -381,6 +386,7 @@ pub fn run(engine: &Engine, module: &Module, ctx: WasiCtx) -> Result<Outcome, Lo
         }
         Err(e) => return Err(LoadError::Instantiate(e)),
     };
+    store.data_mut().memory = instance.get_memory(&mut store, "memory");
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(LoadError::NoStart)?;
