@@ -36,6 +36,12 @@ pub(crate) struct Sizes {
     pub(crate) sample_cap: Duration,
     /// Workload 6: the time one sample should take (the call count is calibrated to it).
     pub(crate) poll_sample: Duration,
+    /// Workload 7: `(entries, calls)` per guest run; 0 entries is `poll(NULL, 0, 0)`.
+    pub(crate) guest_poll: Vec<(u64, u64)>,
+    /// Workload 8: concurrent clients of the echo server.
+    pub(crate) echo_clients: usize,
+    /// Workload 8: round trips per client per sample.
+    pub(crate) echo_requests: usize,
 }
 
 impl Sizes {
@@ -56,6 +62,9 @@ impl Sizes {
                 expire_lead: Duration::from_millis(20),
                 sample_cap: Duration::from_millis(20),
                 poll_sample: Duration::from_millis(2),
+                guest_poll: vec![(0, 1000), (64, 100), (1024, 20)],
+                echo_clients: 100,
+                echo_requests: 5,
             }
         } else if cfg.quick {
             Sizes {
@@ -73,6 +82,9 @@ impl Sizes {
                 expire_lead: Duration::from_millis(30),
                 sample_cap: Duration::from_millis(60),
                 poll_sample: Duration::from_millis(20),
+                guest_poll: vec![(0, 10_000), (64, 2_000), (1024, 500)],
+                echo_clients: 100,
+                echo_requests: 300,
             }
         } else {
             Sizes {
@@ -90,6 +102,9 @@ impl Sizes {
                 expire_lead: Duration::from_millis(100),
                 sample_cap: Duration::from_millis(700),
                 poll_sample: Duration::from_millis(150),
+                guest_poll: vec![(0, 10_000), (64, 10_000), (1024, 10_000)],
+                echo_clients: 100,
+                echo_requests: 2_000,
             }
         }
     }
@@ -102,6 +117,10 @@ pub(crate) struct Ctx<'p> {
     /// Only engines whose name contains one of these comma-separated substrings.
     pub(crate) engines: Option<String>,
     pub(crate) progress: &'p mut dyn FnMut(&str),
+    /// Workloads 7 and 8: the WASI hosts and the guests.
+    pub(crate) hosts: crate::hosts::Hosts,
+    /// Workload 8: the echo server runs, measured once and shared by 8a and 8b.
+    pub(crate) echo_runs: Option<Vec<crate::workloads::EchoRun>>,
 }
 
 /// One engine of an interleaved comparison: its name and a closure producing one sample.

@@ -1,9 +1,13 @@
-//! The workloads of the benchmark issue (parts 1 to 6).
+//! The workloads of the benchmark issue (parts 1 to 8).
 
+mod echo;
 mod fd;
+mod guest_poll;
 mod poll;
 mod timers;
 mod wake;
+
+pub(crate) use echo::EchoRun;
 
 use crate::harness::Ctx;
 use crate::report::Workload;
@@ -25,6 +29,12 @@ pub(crate) const LIST: &[(&str, &str)] = &[
         "6",
         "poll() and PollSet vs poll(2): 64 idle pipes + 1 ready, timeout 0",
     ),
+    (
+        "7",
+        "poll_oneoff from a real guest: poll() over N idle entries, timeout 0",
+    ),
+    ("8a", "wasm echo server: throughput"),
+    ("8b", "wasm echo server: round-trip latency"),
 ];
 
 fn title(id: &str) -> &'static str {
@@ -42,6 +52,9 @@ pub(crate) fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<Workload, Error> {
         "5a" => timers::insert_cancel(ctx, id),
         "5b" => timers::expire(ctx, id),
         "6" => poll::versus_poll2(ctx, id),
+        "7" => guest_poll::guest_poll(ctx, id),
+        "8a" => echo::throughput(ctx, id),
+        "8b" => echo::latency(ctx, id),
         _ => Err(Error::Setup(format!("unknown workload {id}"))),
     }
 }
