@@ -205,6 +205,10 @@ struct FdWait {
 /// noticed within this many ns.
 const REALTIME_RECHECK_NS: u64 = 1_000_000_000;
 
+/// A kernel pass of the engine returns at most this many reports (its stack buffer); a wait that
+/// filled a pass may have left ready fds for the next one.
+const MAX_PASS: usize = 256;
+
 /// The cookie of the interrupt latch's fd in the poll set (guest fds are `u32`).
 const INTERRUPT_COOKIE: u64 = u64::MAX;
 
@@ -213,9 +217,10 @@ const INTERRUPT_COOKIE: u64 = u64::MAX;
 /// One persistent [`WaitSet`] per guest, one entry per guest fd (cookie = the guest fd number),
 /// watching the union of what the current call subscribes on that fd. An fd polled the same way
 /// as last time costs nothing; a changed one costs one `modify`; an fd no longer polled is
-/// disabled (removed from the kernel) only when a call actually blocks, so a loop of timeout-0
-/// polls over the same fds makes no registration syscall at all, and a clocks-only call makes no
-/// syscall. [`PollState::forget`] drops an fd's entry before the host closes it.
+/// disabled (removed from the kernel) once, before the next wait, so that a ready fd nobody asked
+/// for never takes the place of one that was asked for. A loop of polls over the same fds makes
+/// no registration syscall at all, and a clocks-only call makes no syscall.
+/// [`PollState::forget`] drops an fd's entry before the host closes it.
 #[derive(Default)]
 pub struct PollState {
     set: Option<WaitSet>,
@@ -231,6 +236,10 @@ pub struct PollState {
     /// Registration changes made so far (adds, modifies, disables): kernel work that depends on
     /// what changed, not on how many fds are polled.
     changes: u64,
+    /// Entries whose watched signals are non-empty (enabled in the set).
+    enabled: usize,
+    /// Distinct fds the current call registered (all enabled).
+    distinct: usize,
 }
 
 impl std::fmt::Debug for PollState {
@@ -271,7 +280,10 @@ impl PollState {
 
     /// Drop the kernel interest in `guest_fd` (call before the host closes it).
     pub fn forget(&mut self, guest_fd: u32) {
-        if self.regs.remove(&guest_fd).is_some() {
+        if let Some(r) = self.regs.remove(&guest_fd) {
+            if !r.watched.is_empty() {
+                self.enabled -= 1;
+            }
             if let Some(set) = &self.set {
                 let _ = set.remove(u64::from(guest_fd));
             }
@@ -314,6 +326,11 @@ impl PollState {
         match res {
             Ok(()) => {
                 r.host = host;
+                match (r.watched.is_empty(), want.is_empty()) {
+                    (true, false) => self.enabled += 1,
+                    (false, true) => self.enabled -= 1,
+                    _ => {}
+                }
                 r.watched = want;
                 Ok(())
             }
@@ -323,13 +340,19 @@ impl PollState {
         }
     }
 
-    /// Disable entries the current call does not use (only before a call that blocks).
+    /// Disable entries the current call does not use, if there are any: an enabled entry that
+    /// is ready but not asked for could otherwise take the place of one that is asked for.
+    /// Free when the call polls the same fds as the last one (nothing to disable).
     fn disable_stale(&mut self) {
+        if self.enabled <= self.distinct {
+            return;
+        }
         let Some(set) = &self.set else { return };
         for (guest_fd, r) in self.regs.iter_mut() {
             if r.stamp != self.stamp && !r.watched.is_empty() {
                 if set.modify(u64::from(guest_fd), Signals::empty()).is_ok() {
                     r.watched = Signals::empty();
+                    self.enabled -= 1;
                 }
                 self.changes += 1;
             }
@@ -374,6 +397,7 @@ impl WasiCtx {
             }
         };
         self.poll.stamp = self.poll.stamp.wrapping_add(1);
+        self.poll.distinct = 0;
         let stamp = self.poll.stamp;
 
         for (index, sub) in subs.iter().enumerate() {
@@ -483,6 +507,7 @@ impl WasiCtx {
             if res.is_ok() {
                 if let Some(r) = self.poll.regs.get_mut(&fw.guest_fd) {
                     r.synced = stamp;
+                    self.poll.distinct += 1;
                 }
             }
             if let Err(e) = res {
@@ -509,7 +534,7 @@ impl WasiCtx {
             // Block only when nothing is due yet; otherwise check the fds without blocking.
             let wait_until = if n > 0 { None } else { clocks_deadline(clocks) };
             if !fd_waits.is_empty() || wait_until.is_some() {
-                let hits = match self.wait_fds(wait_until, fd_waits, stamp) {
+                let hits = match self.wait_fds(wait_until, stamp) {
                     Ok(k) => k,
                     Err(_) => {
                         for fw in fd_waits.iter() {
@@ -552,15 +577,8 @@ impl WasiCtx {
 
     /// One wait on the guest's set: until `until` (`None`: do not block), recording each
     /// reported fd's signals in its `Reg` under `stamp`.
-    fn wait_fds(
-        &mut self,
-        until: Option<Deadline>,
-        fd_waits: &[FdWait],
-        stamp: u64,
-    ) -> Result<usize, Errno> {
-        if until.is_some() {
-            self.poll.disable_stale();
-        }
+    fn wait_fds(&mut self, until: Option<Deadline>, stamp: u64) -> Result<usize, Errno> {
+        self.poll.disable_stale();
         if !self.poll.interrupt_added {
             if let Some(int) = self.interrupt.clone() {
                 let set = self.poll.set()?;
@@ -570,7 +588,8 @@ impl WasiCtx {
             }
         }
         self.poll.set()?;
-        let cap = fd_waits.len() + 1;
+        let distinct = self.poll.distinct;
+        let cap = distinct + 1;
         let PollState {
             set, results, regs, ..
         } = &mut self.poll;
@@ -578,22 +597,39 @@ impl WasiCtx {
             results.resize(cap, WaitResult::default());
         }
         let set = set.as_ref().ok_or(Errno::NOMEM)?;
-        match set.wait(until.unwrap_or_else(Deadline::now), &mut results[..cap]) {
-            Ok(k) => {
-                for r in &results[..k] {
-                    if let Some(reg) = u32::try_from(r.cookie)
-                        .ok()
-                        .and_then(|fd| regs.get_mut(&fd))
-                    {
-                        reg.observed = r.observed;
-                        reg.status = r.status;
-                        reg.hit = stamp;
-                    }
+        // One kernel pass may return fewer than every ready fd (the engine takes a bounded
+        // batch per pass). Further passes never block; epoll's level-triggered rotation hands
+        // out the next batch each time, so a pass that brings no new fd means all were seen.
+        let mut deadline = until.unwrap_or_else(Deadline::now);
+        let mut hits = 0;
+        loop {
+            let k = match set.wait(deadline, &mut results[..cap]) {
+                Ok(k) => k,
+                Err(waitset::Error::TimedOut) => return Ok(hits),
+                Err(_) => return Err(Errno::IO),
+            };
+            let mut new = 0;
+            for r in &results[..k] {
+                if r.cookie == INTERRUPT_COOKIE {
+                    return Ok(hits);
                 }
-                Ok(k)
+                if let Some(reg) = u32::try_from(r.cookie)
+                    .ok()
+                    .and_then(|fd| regs.get_mut(&fd))
+                {
+                    if reg.hit != stamp {
+                        new += 1;
+                    }
+                    reg.observed = r.observed;
+                    reg.status = r.status;
+                    reg.hit = stamp;
+                }
             }
-            Err(waitset::Error::TimedOut) => Ok(0),
-            Err(_) => Err(Errno::IO),
+            hits += new;
+            if k < cap.min(MAX_PASS) || new == 0 || hits >= distinct {
+                return Ok(hits);
+            }
+            deadline = Deadline::now();
         }
     }
 }

@@ -99,11 +99,12 @@ fn kernel_interest_is_kept_between_calls() {
         "{evs:?}"
     );
     assert_eq!(ctx.poll_state().registration_changes(), after_first);
-    // A timeout-0 call that leaves fd 3 out does not even disable it (nothing blocks).
+    // A call that leaves fd 3 out disables exactly that entry, once (a ready stale entry could
+    // otherwise take the place of one asked for).
     let without_3: Vec<Subscription> = subs.iter().filter(|s| s.userdata != 0).cloned().collect();
     call(&mut ctx, &without_3);
-    assert_eq!(ctx.poll_state().registration_changes(), after_first);
-    // A blocking call without fd 3 disables exactly that entry.
+    assert_eq!(ctx.poll_state().registration_changes(), after_first + 1);
+    // Polling that same set again, blocking or not, changes nothing more.
     rustix::io::write(&writers[20], b"y").unwrap();
     let blocking: Vec<Subscription> = without_3
         .iter()
@@ -112,6 +113,7 @@ fn kernel_interest_is_kept_between_calls() {
         .collect();
     let (_, evs) = call(&mut ctx, &blocking);
     assert!(evs.iter().any(|e| e.userdata == 20));
+    call(&mut ctx, &without_3);
     assert_eq!(ctx.poll_state().registration_changes(), after_first + 1);
 }
 
@@ -265,4 +267,58 @@ fn an_interrupt_wakes_a_blocked_poll_oneoff() {
 
 fn libc_sigterm() -> i32 {
     15
+}
+
+#[test]
+fn fds_no_longer_polled_never_crowd_out_a_ready_fd() {
+    // 64 fds polled once and all readable; then only one of them (also ready) with timeout 0:
+    // the stale 63 must not take the places of the one asked for.
+    let ps = pipes(64);
+    let mut b = WasiCtx::builder().poll_seed(0);
+    let mut writers = Vec::new();
+    for (r, w) in ps {
+        rustix::io::write(&w, b"x").unwrap();
+        b = b.preopen_fd(r);
+        writers.push(w);
+    }
+    let mut ctx = b.build().unwrap();
+    let all: Vec<Subscription> = (0..64u32)
+        .map(|i| fd_sub(u64::from(i), 3 + i, false))
+        .collect();
+    let (_, evs) = call(&mut ctx, &all);
+    assert_eq!(evs.len(), 64);
+    for target in [5u32, 40, 63] {
+        let (_, evs) = call(
+            &mut ctx,
+            &[fd_sub(1000, 3 + target, false), clock_sub(999, 0, 0)],
+        );
+        let ids: Vec<u64> = evs.iter().map(|e| e.userdata).collect();
+        assert!(
+            ids.contains(&1000),
+            "fd {} is ready but was not reported: {ids:?}",
+            3 + target
+        );
+    }
+}
+
+#[test]
+fn more_ready_fds_than_one_kernel_pass_are_all_reported() {
+    let ps = pipes(300);
+    let mut b = WasiCtx::builder().poll_seed(0);
+    let mut writers = Vec::new();
+    for (r, w) in ps {
+        rustix::io::write(&w, b"x").unwrap();
+        b = b.preopen_fd(r);
+        writers.push(w);
+    }
+    let mut ctx = b.build().unwrap();
+    let subs: Vec<Subscription> = (0..300u32)
+        .map(|i| fd_sub(u64::from(i), 3 + i, false))
+        .collect();
+    let (_, evs) = call(&mut ctx, &subs);
+    assert_eq!(
+        evs.len(),
+        300,
+        "every ready fd is an event, as poll() reports every ready fd"
+    );
 }
