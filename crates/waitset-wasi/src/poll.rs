@@ -550,8 +550,9 @@ impl WasiCtx {
                 {
                     return n; // the caller sees the latch and ends the run
                 }
-                // Nothing reported: no fd to look at.
-                for fw in fd_waits.iter().filter(|_| hits > 0) {
+                // With nothing reported there is no fd to look at.
+                let reported = if hits > 0 { &fd_waits[..] } else { &[][..] };
+                for fw in reported {
                     let Some(reg) = self.poll.regs.get(&fw.guest_fd) else {
                         continue;
                     };

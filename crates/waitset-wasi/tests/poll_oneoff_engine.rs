@@ -63,16 +63,29 @@ fn pipes(n: usize) -> Vec<(OwnedFd, OwnedFd)> {
     (0..n).map(|_| rustix::pipe::pipe().unwrap()).collect()
 }
 
-#[test]
-fn kernel_interest_is_kept_between_calls() {
-    let ps = pipes(64);
+/// A context with `n` preopened pipe read ends at guest fds 3.., each holding `bytes` unread
+/// bytes; returns it with the write ends (kept open).
+fn ctx_with_pipes(n: usize, bytes: &[u8]) -> (WasiCtx, Vec<OwnedFd>) {
     let mut b = WasiCtx::builder().poll_seed(0);
     let mut writers = Vec::new();
-    for (r, w) in ps {
+    for (r, w) in pipes(n) {
+        if !bytes.is_empty() {
+            rustix::io::write(&w, bytes).unwrap();
+        }
         b = b.preopen_fd(r);
         writers.push(w);
     }
-    let mut ctx = b.build().unwrap();
+    (b.build().unwrap(), writers)
+}
+
+/// A read subscription on each of guest fds 3..3+n, userdata = index.
+fn reads(n: u32) -> Vec<Subscription> {
+    (0..n).map(|i| fd_sub(u64::from(i), 3 + i, false)).collect()
+}
+
+#[test]
+fn kernel_interest_is_kept_between_calls() {
+    let (mut ctx, writers) = ctx_with_pipes(64, b"");
     let subs: Vec<Subscription> = (0..64u32)
         .map(|i| fd_sub(u64::from(i), 3 + i, false))
         .chain([clock_sub(999, 0, 0)])
@@ -273,18 +286,8 @@ fn libc_sigterm() -> i32 {
 fn fds_no_longer_polled_never_crowd_out_a_ready_fd() {
     // 64 fds polled once and all readable; then only one of them (also ready) with timeout 0:
     // the stale 63 must not take the places of the one asked for.
-    let ps = pipes(64);
-    let mut b = WasiCtx::builder().poll_seed(0);
-    let mut writers = Vec::new();
-    for (r, w) in ps {
-        rustix::io::write(&w, b"x").unwrap();
-        b = b.preopen_fd(r);
-        writers.push(w);
-    }
-    let mut ctx = b.build().unwrap();
-    let all: Vec<Subscription> = (0..64u32)
-        .map(|i| fd_sub(u64::from(i), 3 + i, false))
-        .collect();
+    let (mut ctx, _writers) = ctx_with_pipes(64, b"x");
+    let all: Vec<Subscription> = reads(64);
     let (_, evs) = call(&mut ctx, &all);
     assert_eq!(evs.len(), 64);
     for target in [5u32, 40, 63] {
@@ -303,18 +306,8 @@ fn fds_no_longer_polled_never_crowd_out_a_ready_fd() {
 
 #[test]
 fn more_ready_fds_than_one_kernel_pass_are_all_reported() {
-    let ps = pipes(300);
-    let mut b = WasiCtx::builder().poll_seed(0);
-    let mut writers = Vec::new();
-    for (r, w) in ps {
-        rustix::io::write(&w, b"x").unwrap();
-        b = b.preopen_fd(r);
-        writers.push(w);
-    }
-    let mut ctx = b.build().unwrap();
-    let subs: Vec<Subscription> = (0..300u32)
-        .map(|i| fd_sub(u64::from(i), 3 + i, false))
-        .collect();
+    let (mut ctx, _writers) = ctx_with_pipes(300, b"x");
+    let subs: Vec<Subscription> = reads(300);
     let (_, evs) = call(&mut ctx, &subs);
     assert_eq!(
         evs.len(),

@@ -718,6 +718,26 @@ impl Inner {
         Ok(())
     }
 
+    /// Take entry `idx` off registration `reg`: the last entry frees the registration (and
+    /// removes the fd from the kernel while it is still open); otherwise the kernel interest
+    /// shrinks to what the remaining entries watch.
+    fn leave_reg(&self, st: &mut State, reg: u32, idx: u32) {
+        st.unlink_from_reg(reg, idx);
+        if st.regs[reg as usize].head != NIL {
+            let _ = self.sys_sync_after_change(st, reg);
+            return;
+        }
+        let r = &mut st.regs[reg as usize];
+        if r.registered {
+            let _ = self.sys.delete(r.fd);
+        }
+        let fd = r.fd;
+        r.gen = r.gen.wrapping_add(1);
+        r.registered = false;
+        st.reg_by_fd.remove(&fd);
+        st.free_regs.push(reg);
+    }
+
     /// Detach entry `idx` from everything in the set and free it; returns its kind so the caller
     /// can unwatch the source after dropping the lock.
     fn detach(&self, st: &mut State, idx: u32) -> Kind {
@@ -729,21 +749,7 @@ impl Inner {
         }
         match &kind {
             Kind::Fd { reg } | Kind::Handle { reg, .. } if *reg != NIL => {
-                let reg = *reg;
-                st.unlink_from_reg(reg, idx);
-                if st.regs[reg as usize].head == NIL {
-                    let r = &mut st.regs[reg as usize];
-                    if r.registered {
-                        let _ = self.sys.delete(r.fd);
-                    }
-                    let fd = r.fd;
-                    r.gen = r.gen.wrapping_add(1);
-                    r.registered = false;
-                    st.reg_by_fd.remove(&fd);
-                    st.free_regs.push(reg);
-                } else {
-                    let _ = self.sys_sync_after_change(st, reg);
-                }
+                self.leave_reg(st, *reg, idx);
             }
             Kind::Timer { key: Some(k), .. } => {
                 st.timers.remove(*k);
@@ -841,21 +847,8 @@ impl Inner {
         e.canceled = true;
         e.claimed = None;
         if let Some(reg) = e.reg() {
-            st.unlink_from_reg(reg, idx);
             // Keep the entry reachable (for its Canceled result) but off the registration.
-            if st.regs[reg as usize].head == NIL {
-                let r = &mut st.regs[reg as usize];
-                if r.registered {
-                    let _ = self.sys.delete(r.fd);
-                }
-                let fd = r.fd;
-                r.gen = r.gen.wrapping_add(1);
-                r.registered = false;
-                st.reg_by_fd.remove(&fd);
-                st.free_regs.push(reg);
-            } else {
-                let _ = self.sync_reg(&mut st, reg);
-            }
+            self.leave_reg(&mut st, reg, idx);
             if let Kind::Handle { reg: r, .. } = &mut st.entries[idx as usize].kind {
                 *r = NIL;
             }
@@ -1743,14 +1736,9 @@ impl WaitSet {
             };
             n += 1;
             if p.remove {
-                let me_ptr = Arc::as_ptr(&self.inner);
-                let gen = e.gen;
-                let kind = inner.detach(st, idx);
-                // A canceled handle's watcher list was already drained by its close.
-                if let Kind::Event(ev) = kind {
-                    // Only reachable if events ever get removed on report; keep the lists tidy.
-                    lock(&ev.watchers).remove(me_ptr, idx, gen);
-                }
+                // Only a canceled handle is removed on report, and its close already drained
+                // the handle's watcher list: nothing to unwatch.
+                inner.detach(st, idx);
                 continue;
             }
             if e.trigger == Trigger::Oneshot {
