@@ -198,6 +198,34 @@ pub(crate) struct Report {
     pub bits: Bits,
 }
 
+/// The reports of one kernel wait, straight from the backend's buffer (an enum rather than a
+/// `dyn Iterator`: the wait path pays no indirect call per report).
+pub(crate) enum Reports<'a> {
+    /// epoll's own buffer.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(std::slice::Iter<'a, rustix::event::epoll::Event>),
+    /// A list the backend built (poll(2), the model).
+    List(std::slice::Iter<'a, Report>),
+}
+
+impl Iterator for Reports<'_> {
+    type Item = Report;
+    #[inline]
+    fn next(&mut self) -> Option<Report> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Reports::Epoll(it) => it.next().map(|ev| {
+                let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
+                Report {
+                    token: data.u64(),
+                    bits: flags.bits(),
+                }
+            }),
+            Reports::List(it) => it.next().copied(),
+        }
+    }
+}
+
 /// Why a registration failed.
 #[derive(Debug)]
 pub(crate) enum AddError {
@@ -236,7 +264,7 @@ pub(crate) trait Backend: Send + Sync {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
@@ -333,7 +361,7 @@ impl Backend for Sys {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         dispatch!(self, b => b.wait(max, timeout, f))
     }

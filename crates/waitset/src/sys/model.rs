@@ -12,7 +12,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex};
 use rustix::io::Errno;
 
-use super::{AddError, Backend, Report, Trigger};
+use super::{AddError, Backend, Report, Reports, Trigger};
 use crate::fdrules::{Bits, IN};
 
 /// What the backend and its set's wake channel share.
@@ -125,7 +125,7 @@ impl Backend for ModelBackend {
         &self,
         _max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         let mut st = self.kernel.state.lock().unwrap();
         let readable = loop {
@@ -139,11 +139,14 @@ impl Backend for ModelBackend {
         };
         let token = st.channel_token;
         drop(st);
-        let report = readable.then(|| Report {
-            token: token.expect("registered"),
-            bits: IN,
-        });
-        Ok(f(&mut report.into_iter()))
+        let report: Vec<Report> = readable
+            .then(|| Report {
+                token: token.expect("registered"),
+                bits: IN,
+            })
+            .into_iter()
+            .collect();
+        Ok(f(&mut Reports::List(report.iter())))
     }
 
     fn change_needs_wake(&self) -> bool {
