@@ -53,9 +53,67 @@ pub enum Error {
     /// A caller-provided buffer lies outside addressable memory (EFAULT).
     #[error("bad address")]
     Fault,
+    /// The backend asked for by name (`WaitSetBuilder::backend`, `PollOptions::backend`,
+    /// `WAITSET_BACKEND`) cannot run in this process; `reason` says why. A set made with the
+    /// default backend never fails this way: it falls back (io_uring to epoll).
+    #[error("the {backend} backend is unavailable: {reason}")]
+    Unavailable {
+        /// The backend that was asked for.
+        backend: crate::BackendKind,
+        /// Why it cannot run.
+        reason: UnavailableReason,
+    },
     /// Any other failure reported by the kernel.
     #[error(transparent)]
     Io(io::Error),
+}
+
+/// Why a backend cannot run in this process ([`Error::Unavailable`]).
+///
+/// ```
+/// use waitset::{BackendKind, Error, UnavailableReason, WaitSet};
+/// match WaitSet::builder().backend(BackendKind::Uring).build() {
+///     Ok(set) => assert_eq!(set.backend(), BackendKind::Uring),
+///     Err(Error::Unavailable { backend, reason }) => {
+///         assert_eq!(backend, BackendKind::Uring);
+///         println!("io_uring refused: {reason}");
+///     }
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnavailableReason {
+    /// The system call does not exist here (ENOSYS): a kernel built without it, or a seccomp
+    /// filter that answers ENOSYS.
+    #[error("not implemented by this kernel, or blocked by a seccomp filter (ENOSYS)")]
+    NotImplemented,
+    /// The `kernel.io_uring_disabled` sysctl forbids it for this process.
+    #[error("disabled by the kernel.io_uring_disabled sysctl")]
+    DisabledBySysctl,
+    /// The kernel refused it (EPERM) for another reason, such as a seccomp filter.
+    #[error("refused by the kernel (EPERM), e.g. by a seccomp filter")]
+    PermissionDenied,
+    /// The kernel lacks a feature the backend needs.
+    #[error("the kernel lacks {0}")]
+    MissingFeature(&'static str),
+    /// Any other failure, with its errno.
+    #[error("setup failed with errno {0}")]
+    Other(i32),
+}
+
+impl UnavailableReason {
+    /// The errno a C caller would see.
+    fn errno(self) -> i32 {
+        match self {
+            UnavailableReason::NotImplemented => libc::ENOSYS,
+            UnavailableReason::DisabledBySysctl | UnavailableReason::PermissionDenied => {
+                libc::EPERM
+            }
+            UnavailableReason::MissingFeature(_) => libc::ENOTSUP,
+            UnavailableReason::Other(e) => e,
+        }
+    }
 }
 
 impl Error {
@@ -83,6 +141,7 @@ impl Error {
             Error::AccessDenied(_) => libc::EACCES,
             Error::NotSupported(_) => libc::ENOTSUP,
             Error::Fault => libc::EFAULT,
+            Error::Unavailable { reason, .. } => reason.errno(),
             Error::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
         }
     }

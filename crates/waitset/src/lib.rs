@@ -82,7 +82,7 @@ mod sys;
 mod timer_wheel;
 
 pub use crate::deadline::{Deadline, Timeout};
-pub use crate::error::{Error, Result};
+pub use crate::error::{Error, Result, UnavailableReason};
 pub use crate::face::poll::{poll, ppoll, EofMode, PollFd, PollFlags, PollOptions, SigSet, INFTIM};
 pub use crate::face::pollset::{PollOutcome, PollSet};
 pub use crate::set::{Delivery, Source, Status, WaitResult, WaitSet, WaitSetBuilder};

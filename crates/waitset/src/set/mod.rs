@@ -50,7 +50,7 @@ use self::state::State;
 use crate::fdrules::{self, FileId};
 use crate::source::Observer;
 use crate::sync::{Arc, Mutex, PostWakeups, Rank, Weak};
-use crate::sys::{BackendKind, Sys, Trigger};
+use crate::sys::{Backend, BackendKind, Sys, Trigger};
 use crate::{Deadline, Error, Event, Handle, Result, Signals, Timer};
 
 /// How an entry's wait ended.
@@ -313,7 +313,7 @@ impl WaitSetBuilder {
     /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
     /// ```
     pub fn build(self) -> Result<WaitSet> {
-        let (sys, channel) = Sys::with_wake_channel(self.backend.unwrap_or_default())?;
+        let (sys, channel) = Sys::with_wake_channel(self.backend)?;
         let mut st = State::default();
         st.reg.reserve(self.capacity);
         st.timers.reserve(self.capacity);
@@ -656,7 +656,12 @@ impl WaitSet {
                     tokens += st.retire_reg(sys, d, reg);
                 }
             } else {
-                r.kernel_armed = false; // forces the kernel call
+                match sys.same_file(fd) {
+                    // io_uring holds the registered file, not the number: it answers here.
+                    Some(false) => tokens += st.retire_reg(sys, d, reg),
+                    Some(true) => {}
+                    None => r.kernel_armed = false, // forces the kernel call
+                }
             }
         }
         let kind = |reg| match &handle {

@@ -20,6 +20,8 @@ pub(crate) mod epoll;
 #[cfg(loom)]
 pub(crate) mod model;
 pub(crate) mod poll;
+#[cfg(all(target_os = "linux", not(loom)))]
+pub(crate) mod uring;
 #[cfg(not(loom))]
 pub(crate) mod wake;
 #[cfg(loom)]
@@ -40,7 +42,7 @@ pub(crate) const KERNEL_BATCH: usize = 256;
 /// ```
 /// use waitset::BackendKind;
 /// let k = BackendKind::from_env().unwrap_or_default();
-/// assert!(matches!(k, BackendKind::Epoll | BackendKind::Poll));
+/// assert!(matches!(k, BackendKind::Uring | BackendKind::Epoll | BackendKind::Poll));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BackendKind {
@@ -48,35 +50,40 @@ pub enum BackendKind {
     Epoll,
     /// The portable `poll(2)` backend: every wait hands the whole interest list to the kernel.
     Poll,
+    /// Linux `io_uring(7)`: poll requests in a ring; a wait reaps completions from memory shared
+    /// with the kernel and enters it only to submit changes or to block. Edge-triggered and
+    /// one-shot entries can run with no system call per event; level-triggered ones cost a
+    /// submission per wait that follows a report, as epoll's wait does (see
+    /// `docs/SEMANTICS.md`).
+    Uring,
 }
 
 impl Default for BackendKind {
-    /// `WAITSET_BACKEND` when it is set to a known name, else epoll where it exists, else poll.
+    /// `WAITSET_BACKEND` when it is set to a known name; else io_uring where the kernel lets
+    /// this process use it, epoll where io_uring is missing or refused (an old kernel,
+    /// `kernel.io_uring_disabled`, a seccomp filter), poll(2) where there is no epoll.
     ///
     /// ```
     /// use waitset::BackendKind;
     /// std::env::set_var("WAITSET_BACKEND", "poll");
     /// assert_eq!(BackendKind::default(), BackendKind::Poll);
     /// std::env::set_var("WAITSET_BACKEND", "no-such-backend"); // unknown names are ignored
-    /// let epoll_exists = cfg!(any(target_os = "linux", target_os = "android"));
-    /// let native = if epoll_exists { BackendKind::Epoll } else { BackendKind::Poll };
-    /// assert_eq!(BackendKind::default(), native);
+    /// let k = BackendKind::default();
+    /// if cfg!(target_os = "linux") {
+    ///     assert!(matches!(k, BackendKind::Uring | BackendKind::Epoll));
+    /// }
     /// ```
     fn default() -> Self {
         if let Some(k) = BackendKind::from_env() {
             return k;
         }
-        if cfg!(any(target_os = "linux", target_os = "android")) {
-            BackendKind::Epoll
-        } else {
-            BackendKind::Poll
-        }
+        BackendKind::native()
     }
 }
 
 impl BackendKind {
-    /// The backend named by the `WAITSET_BACKEND` environment variable (`epoll` or `poll`), if any.
-    /// `epoll` on a system without epoll yields `None`.
+    /// The backend named by the `WAITSET_BACKEND` environment variable (`uring`, `epoll` or
+    /// `poll`), if any. A name of a backend this system does not have yields `None`.
     ///
     /// ```
     /// use waitset::BackendKind;
@@ -92,9 +99,32 @@ impl BackendKind {
             "epoll" if cfg!(any(target_os = "linux", target_os = "android")) => {
                 Some(BackendKind::Epoll)
             }
+            "uring" if cfg!(target_os = "linux") => Some(BackendKind::Uring),
             "poll" => Some(BackendKind::Poll),
             _ => None,
         }
+    }
+
+    /// The first choice of this system, before asking whether it can run.
+    pub(crate) const fn preferred() -> BackendKind {
+        if cfg!(target_os = "linux") {
+            BackendKind::Uring
+        } else if cfg!(target_os = "android") {
+            BackendKind::Epoll
+        } else {
+            BackendKind::Poll
+        }
+    }
+
+    /// The backend a set made with the default gets here: the preferred one if it can run,
+    /// else epoll (asked once per process).
+    fn native() -> BackendKind {
+        static NATIVE: std::sync::OnceLock<BackendKind> = std::sync::OnceLock::new();
+        *NATIVE.get_or_init(|| match Sys::new(BackendKind::preferred()) {
+            Ok(_) => BackendKind::preferred(),
+            Err(_) if cfg!(any(target_os = "linux", target_os = "android")) => BackendKind::Epoll,
+            Err(_) => BackendKind::Poll,
+        })
     }
 
     /// The trigger modes this backend supports natively for file descriptors.
@@ -103,10 +133,12 @@ impl BackendKind {
     /// use waitset::BackendKind;
     /// assert!(BackendKind::Poll.capabilities().level);
     /// assert!(!BackendKind::Poll.capabilities().edge);
+    /// let u = BackendKind::Uring.capabilities();
+    /// assert!(u.level && u.edge && u.oneshot);
     /// ```
     pub const fn capabilities(self) -> Capabilities {
         match self {
-            BackendKind::Epoll => Capabilities {
+            BackendKind::Epoll | BackendKind::Uring => Capabilities {
                 level: true,
                 edge: true,
                 oneshot: true,
@@ -124,6 +156,7 @@ impl BackendKind {
     /// ```
     /// use waitset::BackendKind;
     /// assert_eq!(BackendKind::Epoll.name(), "epoll");
+    /// assert_eq!(BackendKind::Uring.name(), "uring");
     /// // The name round-trips through WAITSET_BACKEND.
     /// std::env::set_var("WAITSET_BACKEND", BackendKind::Poll.name());
     /// assert_eq!(BackendKind::from_env(), Some(BackendKind::Poll));
@@ -132,7 +165,14 @@ impl BackendKind {
         match self {
             BackendKind::Epoll => "epoll",
             BackendKind::Poll => "poll",
+            BackendKind::Uring => "uring",
         }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -268,33 +308,71 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
+    /// Whether the registration of `fd` still watches the file the number names now, where the
+    /// backend can tell without being asked through `modify`: `None` (epoll, poll(2)) means
+    /// "re-state it with `modify`, which answers `NOENT` for a file that was closed". io_uring
+    /// holds the registered *file*, not the number, so a number closed and reused never makes
+    /// its `modify` fail: it answers here instead.
+    fn same_file(&self, _fd: BorrowedFd<'_>) -> Option<bool> {
+        None
+    }
 }
 
 /// The backend of one set, dispatched statically.
 pub(crate) enum Sys {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll),
+    #[cfg(all(target_os = "linux", not(loom)))]
+    Uring(uring::Uring),
     Poll(poll::PollBackend),
     #[cfg(loom)]
     Model(model::ModelBackend),
 }
 
 impl Sys {
-    /// A backend of `kind` with a wake channel registered in it under [`WAKE_TOKEN`] (under
-    /// loom, the model backend and its channel, whatever the kind).
-    pub(crate) fn with_wake_channel(kind: BackendKind) -> crate::Result<(Sys, wake::WakeChannel)> {
+    /// The backend `requested` (`None`: the default, [`BackendKind::default`]) with a wake
+    /// channel for its set (under loom, the model backend and its channel, whatever the kind).
+    ///
+    /// An explicit request (an argument, or `WAITSET_BACKEND`) for a backend that cannot run
+    /// here fails with [`Error::Unavailable`](crate::Error::Unavailable); the default falls back
+    /// from io_uring to epoll, and the set's `backend()` tells which one runs.
+    pub(crate) fn with_wake_channel(
+        requested: Option<BackendKind>,
+    ) -> crate::Result<(Sys, wake::WakeChannel)> {
         #[cfg(loom)]
-        let (sys, channel) = {
-            let _ = kind;
+        {
+            let _ = requested;
             let (b, c) = model::ModelBackend::new();
-            (Sys::Model(b), c)
-        };
+            Ok((Sys::Model(b), c))
+        }
         #[cfg(not(loom))]
-        let (sys, channel) = (Sys::new(kind)?, wake::WakeChannel::new()?);
-        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, Trigger::Level) {
-            Ok(()) => Ok((sys, channel)),
-            Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
-            Err(AddError::Refused) => Err(crate::Error::NotSupported("wake channel not pollable")),
+        {
+            let sys = Sys::resolve(requested)?;
+            #[cfg(target_os = "linux")]
+            if let Sys::Uring(u) = &sys {
+                let channel = wake::WakeChannel::ring(u.wake_channel());
+                return Ok((sys, channel));
+            }
+            let channel = wake::WakeChannel::new()?;
+            match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, Trigger::Level) {
+                Ok(()) => Ok((sys, channel)),
+                Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
+                Err(AddError::Refused) => {
+                    Err(crate::Error::NotSupported("wake channel not pollable"))
+                }
+            }
+        }
+    }
+
+    /// The backend `requested`, or the default one with its fallback (see
+    /// [`Sys::with_wake_channel`]).
+    pub(crate) fn resolve(requested: Option<BackendKind>) -> crate::Result<Sys> {
+        match requested.or_else(BackendKind::from_env) {
+            Some(kind) => Sys::new(kind),
+            None => match Sys::new(BackendKind::preferred()) {
+                Err(crate::Error::Unavailable { .. }) => Sys::new(BackendKind::Epoll),
+                r => r,
+            },
         }
     }
 
@@ -303,7 +381,17 @@ impl Sys {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             BackendKind::Epoll => Ok(Sys::Epoll(epoll::Epoll::new()?)),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            BackendKind::Epoll => Err(crate::Error::NotSupported("epoll on this system")),
+            BackendKind::Epoll => Err(crate::Error::Unavailable {
+                backend: kind,
+                reason: crate::UnavailableReason::NotImplemented,
+            }),
+            #[cfg(all(target_os = "linux", not(loom)))]
+            BackendKind::Uring => Ok(Sys::Uring(uring::Uring::new()?)),
+            #[cfg(not(all(target_os = "linux", not(loom))))]
+            BackendKind::Uring => Err(crate::Error::Unavailable {
+                backend: kind,
+                reason: crate::UnavailableReason::NotImplemented,
+            }),
             BackendKind::Poll => Ok(Sys::Poll(poll::PollBackend::new())),
         }
     }
@@ -312,6 +400,8 @@ impl Sys {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll(_) => BackendKind::Epoll,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Sys::Uring(_) => BackendKind::Uring,
             Sys::Poll(_) => BackendKind::Poll,
             #[cfg(loom)]
             Sys::Model(_) => BackendKind::Poll,
@@ -324,6 +414,8 @@ macro_rules! dispatch {
         match $self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll($b) => $e,
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Sys::Uring($b) => $e,
             Sys::Poll($b) => $e,
             #[cfg(loom)]
             Sys::Model($b) => $e,
@@ -368,5 +460,9 @@ impl Backend for Sys {
     #[inline]
     fn change_needs_wake(&self) -> bool {
         dispatch!(self, b => b.change_needs_wake())
+    }
+    #[inline]
+    fn same_file(&self, fd: BorrowedFd<'_>) -> Option<bool> {
+        dispatch!(self, b => b.same_file(fd))
     }
 }

@@ -7,17 +7,32 @@
 //! on a token meant for another. The accounting of who must consume a token is
 //! `set::delivery::WakeLedger`, kept under the set's lock; no syscall is made when nobody is
 //! blocked.
+//!
+//! On the io_uring backend the channel is a message to the ring instead
+//! ([`RingWake`](super::uring::RingWake)): the same tokens, counted in memory, so a woken waiter
+//! consumes its token without a `read`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// The wake channel.
 pub(crate) struct WakeChannel {
-    read: OwnedFd,
+    read: Option<OwnedFd>,
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     write: OwnedFd,
+    #[cfg(target_os = "linux")]
+    ring: Option<super::uring::RingWake>,
 }
 
 impl WakeChannel {
+    /// The channel of a set on the io_uring backend.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn ring(ring: super::uring::RingWake) -> WakeChannel {
+        WakeChannel {
+            read: None,
+            ring: Some(ring),
+        }
+    }
+
     pub(crate) fn new() -> crate::Result<WakeChannel> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
@@ -27,7 +42,10 @@ impl WakeChannel {
                 EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK | EventfdFlags::SEMAPHORE,
             )
             .map_err(crate::Error::sys)?;
-            Ok(WakeChannel { read: fd })
+            Ok(WakeChannel {
+                read: Some(fd),
+                ring: None,
+            })
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
@@ -41,13 +59,16 @@ impl WakeChannel {
                 let fl = fcntl_getfl(fd).map_err(crate::Error::sys)?;
                 fcntl_setfl(fd, fl | OFlags::NONBLOCK).map_err(crate::Error::sys)?;
             }
-            Ok(WakeChannel { read, write })
+            Ok(WakeChannel {
+                read: Some(read),
+                write,
+            })
         }
     }
 
-    /// The fd to watch for readability.
+    /// The fd to watch for readability (a channel made by [`WakeChannel::new`]).
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.read.as_fd()
+        self.read.as_ref().expect("an fd channel").as_fd()
     }
 
     /// Post `tokens` wake-ups (0: nothing, no syscall).
@@ -55,9 +76,13 @@ impl WakeChannel {
         if tokens == 0 {
             return;
         }
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &self.ring {
+            return ring.post(tokens);
+        }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            let _ = rustix::io::write(&self.read, &(tokens as u64).to_ne_bytes());
+            let _ = rustix::io::write(self.fd(), &(tokens as u64).to_ne_bytes());
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
@@ -75,15 +100,19 @@ impl WakeChannel {
     /// Consume one token (non-blocking). False when there was none to consume: its poster has
     /// decided the wake-up but not written it yet (see `WakeLedger::token_not_yet_posted`).
     pub(crate) fn take_one(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(ring) = &self.ring {
+            return ring.take_one();
+        }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             let mut b = [0u8; 8];
-            rustix::io::read(&self.read, &mut b).is_ok()
+            rustix::io::read(self.fd(), &mut b).is_ok()
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
             let mut b = [0u8; 1];
-            matches!(rustix::io::read(&self.read, &mut b), Ok(1))
+            matches!(rustix::io::read(self.fd(), &mut b), Ok(1))
         }
     }
 }

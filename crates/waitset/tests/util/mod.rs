@@ -17,14 +17,18 @@ pub fn fd_source<'a>(fd: &'a impl AsFd) -> Source<'a> {
     unsafe { Source::fd(fd) }
 }
 
-/// The backends a test runs on: the one named by `WAITSET_BACKEND`, or all of them.
+/// The backends a test runs on: the one named by `WAITSET_BACKEND`, or all three.
 pub fn backends() -> Vec<BackendKind> {
     match BackendKind::from_env() {
         Some(k) => vec![k],
         None => {
+            // io_uring last: closing a ring queues task work to every thread that submitted to
+            // it, which interrupts that thread's next epoll_wait with EINTR (docs/SEMANTICS.md);
+            // a PollSet on epoll polled afterwards in the same thread would see it.
             let mut v = vec![BackendKind::Poll];
             if cfg!(target_os = "linux") {
                 v.insert(0, BackendKind::Epoll);
+                v.push(BackendKind::Uring);
             }
             v
         }

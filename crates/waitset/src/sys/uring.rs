@@ -1,0 +1,876 @@
+//! The io_uring backend (Linux): poll requests in a ring, completions reaped from shared memory.
+//!
+//! Every `io_uring_enter` of the crate is here, made through [`enter`].
+//!
+//! # How readiness reaches a wait
+//!
+//! A registration is one `IORING_OP_POLL_ADD` request in the ring, tagged with its descriptor
+//! number and an arming sequence number (`user_data`, see [`Tag`]). When the descriptor becomes
+//! ready the kernel posts a completion (CQE) from the waker's context, into memory this process
+//! shares with the kernel: when the waker is the waiting thread itself (it wrote to a socket it
+//! also watches), the CQE is in the ring by the time its `write` returns. A wait first reaps what
+//! is in the completion ring and enters the kernel only to submit queued changes or to block,
+//! and then with the deadline in the same call (`IORING_ENTER_EXT_ARG`).
+//!
+//! # Trigger modes
+//!
+//! * **Edge**: a multishot poll. It completes on the kernel's wake-ups, once per wake-up, and
+//!   stays armed: no system call per event at all.
+//! * **Level**: io_uring reports wake-ups, not state, so a level-triggered descriptor is armed
+//!   as a one-shot poll and re-armed after every report; the re-arm is queued and submitted with
+//!   the next wait's `io_uring_enter`, where the kernel polls the descriptor again and completes
+//!   at once if it is still ready. That is what epoll does for a level-triggered descriptor on
+//!   every `epoll_wait`, and it costs the same: the wait after a report enters the kernel once
+//!   (to submit the re-arms, and to block if nothing is ready). Only the waits that follow no
+//!   report of a level-triggered descriptor are free of system calls.
+//! * **One-shot**: a one-shot poll, re-armed by `modify`; the re-arm is queued and goes to the
+//!   kernel with the next submission, so a re-armed entry costs no system call of its own.
+//!
+//! # Synchronous answers
+//!
+//! `add` answers at once, as `epoll_ctl` does: the descriptor's identity is read with `fstat`
+//! (`EBADF` for a closed number) and the poll request is submitted in the same call, as a
+//! multishot probe followed by a `NOP`. A file the kernel cannot poll (no `->poll`: regular files,
+//! directories, `/dev/null`; the files epoll refuses with `EPERM`) completes the probe at once
+//! with no `IORING_CQE_F_MORE`, ahead of the NOP's completion: that is [`AddError::Refused`],
+//! and the engine's one "always ready" rule applies. The probe of a level-triggered or one-shot
+//! registration becomes a one-shot poll at its first report.
+//!
+//! # What io_uring does differently from epoll
+//!
+//! * A poll request holds a reference to its *file*, not to the number: a descriptor closed
+//!   without being removed (misuse of [`Source::fd`](crate::Source::fd)) stays open inside the
+//!   ring until its entry is removed. The backend reads the number's identity ([`FileId`]) when
+//!   a report carries a hang-up or an error, and when the set asks ([`Backend::same_file`]):
+//!   a number that was closed or names another file retires the registration, as epoll's
+//!   `ENOENT` does. Re-arms are submitted by number: a one-shot or level re-arm submitted after
+//!   the number was closed fails (`EBADF`) and retires the registration.
+//! * Task work of a poll runs in the thread that submitted it. When that thread exits, its
+//!   polls complete with `ECANCELED` at their next wake-up; the backend re-arms them from the
+//!   thread that reaps the completion, and the descriptor's readiness is reported then.
+//! * Several threads blocked in one ring are all woken by any completion (there is no exclusive
+//!   wait); only one of them reaps it.
+//!
+//! # Wake-ups without an eventfd
+//!
+//! The set's wake channel ([`RingWake`]) is a message to the ring itself (`IORING_OP_MSG_RING`):
+//! posting a wake-up is one `io_uring_enter`, and the woken waiter finds the message in the
+//! completion ring; consuming a token is an atomic decrement, not a `read`.
+
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use rustix::io::Errno;
+
+use super::{AddError, Backend, Report, Reports, Trigger, KERNEL_BATCH, WAKE_TOKEN};
+use crate::fdrules::{Bits, FileId, ERR, HUP, IN, NVAL};
+use crate::sync::{Mutex, Rank};
+
+/// Submission queue entries: registration changes queue here between waits.
+const SQ_ENTRIES: u32 = 256;
+/// Completion queue entries: room for a burst of reports from many multishot polls. When the
+/// ring overflows, the kernel keeps the completions (`IORING_FEAT_NODROP`) and the next wait
+/// flushes them; a multishot poll whose completion overflowed ends, and is re-armed.
+const CQ_ENTRIES: u32 = 4096;
+
+/// The kind of a completion, in the top two bits of its `user_data`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tag {
+    /// A poll request: descriptor number and arming sequence.
+    Poll = 0,
+    /// The `NOP` that follows `add`'s probe.
+    Ack = 1,
+    /// A request whose completion means nothing (a `POLL_REMOVE` that found the poll gone).
+    Ignore = 2,
+    /// A wake-up message (`MSG_RING`): `res` wake tokens.
+    Wake = 3,
+}
+
+const SEQ_MASK: u32 = (1 << 30) - 1;
+
+#[inline]
+fn user_data(tag: Tag, seq: u32, fd: RawFd) -> u64 {
+    ((tag as u64) << 62) | (u64::from(seq & SEQ_MASK) << 32) | u64::from(fd as u32)
+}
+
+#[inline]
+fn split(ud: u64) -> (Tag, u32, RawFd) {
+    let tag = match ud >> 62 {
+        0 => Tag::Poll,
+        1 => Tag::Ack,
+        2 => Tag::Ignore,
+        _ => Tag::Wake,
+    };
+    (tag, (ud >> 32) as u32 & SEQ_MASK, ud as u32 as RawFd)
+}
+
+/// What `add`'s probe found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    /// Submitted; its answer has not been reaped yet.
+    Pending,
+    /// The poll is armed.
+    Armed,
+    /// The file cannot be polled.
+    Refused,
+    /// The submission failed with this errno.
+    Failed(i32),
+}
+
+/// One watched descriptor, indexed by its number.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    live: bool,
+    /// The number was found closed or naming another file: the registration is retired, and
+    /// `modify` answers `NOENT`.
+    gone: bool,
+    token: u64,
+    interest: Bits,
+    mode: Trigger,
+    /// The arming whose completions count; bumped by every (re-)arming and cancellation, so a
+    /// completion of an earlier request is dropped.
+    seq: u32,
+    /// A poll request of `seq` is (as far as this backend knows) in the kernel.
+    armed: bool,
+    /// That request is multishot (edge-triggered, or `add`'s probe).
+    multi: bool,
+    probe: Probe,
+    file: Option<FileId>,
+    /// Index of this registration's report in `State::stash`, or `NO_STASH`.
+    stash: u32,
+    /// Level-triggered: reported while `add` was reaping; re-armed by the next wait, whose
+    /// submission tells whether it is still ready.
+    rearm_later: bool,
+}
+
+const NO_STASH: u32 = u32::MAX;
+
+impl Slot {
+    const FREE: Slot = Slot {
+        live: false,
+        gone: false,
+        token: 0,
+        interest: 0,
+        mode: Trigger::Level,
+        seq: 0,
+        armed: false,
+        multi: false,
+        probe: Probe::Armed,
+        file: None,
+        stash: NO_STASH,
+        rearm_later: false,
+    };
+}
+
+/// The backend's state, behind its lock (rank 3 of [`crate::sync`], as the poll(2) backend's
+/// table: taken under a set's lock, never while calling out).
+struct State {
+    slots: Vec<Slot>,
+    /// Reports of edge-triggered and one-shot registrations reaped outside a wait (while `add`
+    /// looked for its probe's answer), at most one per registration, handed to the next wait
+    /// first: (descriptor, report).
+    stash: Vec<(RawFd, Report)>,
+    /// Level-triggered registrations reported outside a wait: the next wait re-arms them (and
+    /// so reports those still ready) instead of handing out a report that may be stale.
+    rearm_later: Vec<RawFd>,
+    /// Threads inside a blocking `io_uring_enter`: while there is one, a queued change is
+    /// submitted at once, since the blocked thread will not submit it.
+    blocked: usize,
+}
+
+/// What a ring's users share: the ring, its state, and the wake tokens of its set.
+pub(crate) struct Shared {
+    ring: IoUring,
+    state: Mutex<State>,
+    /// Wake tokens received as ring messages and not consumed yet (see [`RingWake`]).
+    wake_tokens: AtomicUsize,
+}
+
+/// The io_uring backend.
+pub(crate) struct Uring {
+    shared: Arc<Shared>,
+}
+
+/// Why io_uring cannot be used here.
+pub(crate) fn unavailable(e: &std::io::Error) -> crate::UnavailableReason {
+    use crate::UnavailableReason as R;
+    match e.raw_os_error() {
+        Some(libc::ENOSYS) => R::NotImplemented,
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(0);
+            if sysctl != 0 {
+                R::DisabledBySysctl
+            } else {
+                R::PermissionDenied
+            }
+        }
+        Some(libc::EINVAL) => R::MissingFeature("setup flags (Linux >= 5.19 needed)"),
+        Some(n) => R::Other(n),
+        None => R::Other(libc::EIO),
+    }
+}
+
+impl Uring {
+    pub(crate) fn new() -> crate::Result<Uring> {
+        let fail = |reason| crate::Error::Unavailable {
+            backend: super::BackendKind::Uring,
+            reason,
+        };
+        let ring = IoUring::builder()
+            .setup_cqsize(CQ_ENTRIES)
+            .setup_submit_all()
+            .setup_clamp()
+            .build(SQ_ENTRIES)
+            .map_err(|e| fail(unavailable(&e)))?;
+        let p = ring.params();
+        if !p.is_feature_ext_arg() {
+            return Err(fail(crate::UnavailableReason::MissingFeature(
+                "IORING_FEAT_EXT_ARG (Linux >= 5.11)",
+            )));
+        }
+        if !p.is_feature_nodrop() {
+            return Err(fail(crate::UnavailableReason::MissingFeature(
+                "IORING_FEAT_NODROP (Linux >= 5.5)",
+            )));
+        }
+        let mut probe = io_uring::Probe::new();
+        if ring.submitter().register_probe(&mut probe).is_err()
+            || !probe.is_supported(opcode::MsgRingData::CODE)
+            || !probe.is_supported(opcode::PollAdd::CODE)
+        {
+            return Err(fail(crate::UnavailableReason::MissingFeature(
+                "IORING_OP_MSG_RING (Linux >= 5.18)",
+            )));
+        }
+        Ok(Uring {
+            shared: Arc::new(Shared {
+                ring,
+                state: Mutex::new(
+                    Rank::Backend,
+                    State {
+                        slots: Vec::new(),
+                        stash: Vec::new(),
+                        rearm_later: Vec::new(),
+                        blocked: 0,
+                    },
+                ),
+                wake_tokens: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The wake channel of a set on this ring.
+    pub(crate) fn wake_channel(&self) -> RingWake {
+        RingWake {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// `io_uring_getevents_arg`: the deadline that rides along with a wait.
+#[repr(C)]
+struct GetEventsArg {
+    sigmask: u64,
+    sigmask_sz: u32,
+    min_wait_usec: u32,
+    ts: u64,
+}
+
+/// `struct __kernel_timespec`.
+#[repr(C)]
+struct KernelTimespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+/// `io_uring_enter(2)`: submit up to `to_submit` queued entries and, with `min_complete > 0`,
+/// wait for that many completions or `timeout` (`None`: forever).
+fn enter(
+    fd: RawFd,
+    to_submit: u32,
+    min_complete: u32,
+    timeout: Option<Duration>,
+) -> Result<usize, Errno> {
+    const GETEVENTS: u32 = 1;
+    const EXT_ARG: u32 = 1 << 3;
+    let ts = timeout.map(|d| {
+        let t = crate::deadline::timespec(d);
+        KernelTimespec {
+            tv_sec: t.tv_sec,
+            tv_nsec: t.tv_nsec,
+        }
+    });
+    let arg = GetEventsArg {
+        sigmask: 0,
+        sigmask_sz: 0,
+        min_wait_usec: 0,
+        ts: ts
+            .as_ref()
+            .map_or(0, |t| t as *const KernelTimespec as usize as u64),
+    };
+    let flags = if min_complete > 0 {
+        GETEVENTS | EXT_ARG
+    } else {
+        EXT_ARG
+    };
+    // SAFETY: `fd` is this process's io_uring descriptor; `arg` (and the timespec it points to)
+    // live on this stack frame for the whole call, and the size passed is the size of `arg`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            fd,
+            to_submit,
+            min_complete,
+            flags,
+            &arg as *const GetEventsArg,
+            std::mem::size_of::<GetEventsArg>(),
+        )
+    };
+    if r < 0 {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+impl Shared {
+    #[inline]
+    fn fd(&self) -> RawFd {
+        self.ring.as_raw_fd()
+    }
+
+    /// Entries queued and not yet consumed by the kernel. Under the state lock.
+    #[inline]
+    fn queued(&self, _st: &State) -> usize {
+        // SAFETY: the submission queue is only borrowed under the state lock, one at a time.
+        unsafe { self.ring.submission_shared() }.len()
+    }
+
+    /// Queue one entry (submitting what is queued first if the queue is full). Under the lock.
+    fn push(&self, st: &mut State, e: squeue::Entry) {
+        loop {
+            // SAFETY: the submission queue is only borrowed under the state lock, one at a time;
+            // the entries queued here (poll add/remove, NOP, MSG_RING) point to no memory.
+            let mut sq = unsafe { self.ring.submission_shared() };
+            // SAFETY: as above: the entry references no buffer.
+            if unsafe { sq.push(&e) }.is_ok() {
+                return;
+            }
+            drop(sq);
+            self.submit(st);
+        }
+    }
+
+    /// Submit every queued entry now, without waiting. Under the lock.
+    fn submit(&self, st: &State) {
+        let n = self.queued(st);
+        if n > 0 {
+            // An error here (EBUSY under overflow, EINTR) leaves the entries queued: the next
+            // wait submits them.
+            let _ = enter(self.fd(), n as u32, 0, None);
+        }
+    }
+
+    /// Arm `fd`'s poll for its mode under a new sequence number. Under the lock.
+    fn arm(&self, st: &mut State, fd: RawFd) {
+        let s = &mut st.slots[fd as usize];
+        s.seq = s.seq.wrapping_add(1) & SEQ_MASK;
+        let multi = s.mode == Trigger::Edge;
+        s.armed = true;
+        s.multi = multi;
+        let e = opcode::PollAdd::new(types::Fd(fd), s.interest)
+            .multi(multi)
+            .build()
+            .user_data(user_data(Tag::Poll, s.seq, fd));
+        self.push(st, e);
+    }
+
+    /// Cancel `fd`'s poll request, if one is armed; its later completions are dropped.
+    fn cancel(&self, st: &mut State, fd: RawFd) {
+        let s = &mut st.slots[fd as usize];
+        let old = user_data(Tag::Poll, s.seq, fd);
+        let was_armed = s.armed;
+        s.seq = s.seq.wrapping_add(1) & SEQ_MASK;
+        s.armed = false;
+        if was_armed {
+            let e = opcode::PollRemove::new(old)
+                .build()
+                .flags(squeue::Flags::SKIP_SUCCESS)
+                .user_data(user_data(Tag::Ignore, 0, 0));
+            self.push(st, e);
+        }
+    }
+
+    /// Reap completions: reports go to `out` (at most `max`), everything else updates the
+    /// state. Returns the number of reports written. Under the lock.
+    fn reap(&self, st: &mut State, out: &mut [MaybeUninit<Report>], max: usize) -> usize {
+        self.reap_with(st, max, true, |i, r| {
+            out[i].write(r.1);
+        })
+    }
+
+    /// Reap everything outside a wait (`add` looking for its probe's answer): edge and one-shot
+    /// reports go to the stash, one per registration; level-triggered ones are re-armed by the
+    /// next wait. Under the lock.
+    fn reap_outside_wait(&self, st: &mut State) {
+        let mut got = Vec::new();
+        self.reap_with(st, usize::MAX, false, |_, r| got.push(r));
+        for r in got {
+            let (fd, report) = r;
+            let i = fd as usize;
+            let at = st.slots[i].stash;
+            if at != NO_STASH {
+                st.stash[at as usize].1.bits |= report.bits;
+            } else {
+                st.slots[i].stash = st.stash.len() as u32;
+                st.stash.push((fd, report));
+            }
+        }
+    }
+
+    /// Hand out up to `max` stashed reports. Under the lock.
+    fn take_stash(&self, st: &mut State, out: &mut [MaybeUninit<Report>], max: usize) -> usize {
+        let k = st.stash.len().min(max);
+        let mut n = 0;
+        for j in 0..k {
+            let (fd, r) = st.stash[j];
+            let s = &mut st.slots[fd as usize];
+            s.stash = NO_STASH;
+            if s.live && s.token == r.token {
+                out[n].write(r);
+                n += 1;
+            }
+        }
+        st.stash.drain(..k);
+        for j in 0..st.stash.len() {
+            let fd = st.stash[j].0;
+            st.slots[fd as usize].stash = j as u32;
+        }
+        n
+    }
+
+    /// Queue the re-arms of level-triggered registrations reported outside a wait.
+    fn rearm_deferred(&self, st: &mut State) {
+        while let Some(fd) = st.rearm_later.pop() {
+            let s = &mut st.slots[fd as usize];
+            if s.live && s.rearm_later && !s.gone {
+                s.rearm_later = false;
+                self.arm(st, fd);
+            }
+        }
+    }
+
+    fn reap_with(
+        &self,
+        st: &mut State,
+        max: usize,
+        in_wait: bool,
+        mut out: impl FnMut(usize, (RawFd, Report)),
+    ) -> usize {
+        let mut n = 0;
+        loop {
+            let mut more_in_kernel = false;
+            {
+                // SAFETY: the completion queue is only borrowed under the state lock, one at a
+                // time.
+                let mut cq = unsafe { self.ring.completion_shared() };
+                while n < max {
+                    let Some(cqe) = cq.next() else { break };
+                    if let Some(r) = self.absorb(st, &cqe, in_wait) {
+                        out(n, r);
+                        n += 1;
+                    }
+                }
+                if n < max && cq.is_empty() {
+                    // SAFETY: as above, for the submission queue (only its flags are read).
+                    more_in_kernel = unsafe { self.ring.submission_shared() }.cq_overflow();
+                }
+            }
+            if !more_in_kernel {
+                return n;
+            }
+            // The completion ring overflowed: the kernel kept the rest; flush them into the ring.
+            let _ = flush_overflow(self.fd());
+        }
+    }
+
+    /// One completion. Returns the report it makes, if any. Under the lock.
+    fn absorb(
+        &self,
+        st: &mut State,
+        cqe: &cqueue::Entry,
+        in_wait: bool,
+    ) -> Option<(RawFd, Report)> {
+        let (tag, seq, fd) = split(cqe.user_data());
+        let res = cqe.result();
+        match tag {
+            Tag::Wake => {
+                if res > 0 {
+                    self.wake_tokens.fetch_add(res as usize, Ordering::AcqRel);
+                }
+                None
+            }
+            Tag::Ignore => None,
+            Tag::Ack => {
+                let s = st.slots.get_mut(fd as usize)?;
+                if s.live && s.seq == seq && s.probe == Probe::Pending {
+                    s.probe = Probe::Armed;
+                }
+                None
+            }
+            Tag::Poll => {
+                let more = cqueue::more(cqe.flags());
+                let i = fd as usize;
+                let s = st.slots.get_mut(i)?;
+                if !s.live || s.seq != seq {
+                    return None; // an earlier arming, cancelled or replaced
+                }
+                if !more {
+                    s.armed = false;
+                }
+                if s.probe == Probe::Pending {
+                    if res == -libc::EINVAL {
+                        // No wait queue to arm and nothing of the interest in the default mask
+                        // (a regular file asked for PRI): refused as well.
+                        s.probe = Probe::Refused;
+                        return None;
+                    }
+                    if res < 0 {
+                        s.probe = Probe::Failed(-res);
+                        return None;
+                    }
+                    if !more && res as Bits & (HUP | ERR | NVAL) == 0 {
+                        // Completed while being armed, with the kernel's default mask: the file
+                        // has no poll method (epoll refuses it with EPERM).
+                        s.probe = Probe::Refused;
+                        return None;
+                    }
+                    // Pollable: either still armed, or a hung-up file whose poll method no
+                    // longer waits (a tty after hangup answers ERR | HUP at once, every time).
+                    s.probe = Probe::Armed;
+                }
+                if res < 0 {
+                    if res == -libc::ECANCELED && !s.gone {
+                        // The thread that submitted the poll exited (its task work can no longer
+                        // run), or the kernel cancelled the request: re-arm from here.
+                        self.arm(st, fd);
+                    } else {
+                        // EBADF: a re-arm found the number closed (closed without remove).
+                        s.gone = true;
+                    }
+                    return None;
+                }
+                let bits = res as Bits;
+                let slot = *s;
+                if bits & (HUP | ERR | NVAL) != 0 && !self.same_file_now(&slot, fd) {
+                    // A hang-up of a file whose number was closed without remove (the ring held
+                    // the file): the registration is gone, as epoll's is with its file.
+                    st.slots[i].gone = true;
+                    self.cancel(st, fd);
+                    return None;
+                }
+                match slot.mode {
+                    Trigger::Edge => {
+                        if !more && bits & (HUP | ERR) == 0 {
+                            self.arm(st, fd); // the multishot ended (CQ overflow): re-arm
+                        }
+                    }
+                    Trigger::Level => {
+                        // Re-armed one-shot: the next submission polls it again, and it
+                        // completes at once while it is still ready.
+                        self.cancel(st, fd); // `add`'s multishot probe, if still armed
+                        if !in_wait {
+                            // Not handed out now: the next wait's re-arm reports it if it is
+                            // still ready (and `add`s in a row do not re-poll it each time).
+                            if !st.slots[i].rearm_later {
+                                st.slots[i].rearm_later = true;
+                                st.rearm_later.push(fd);
+                            }
+                            return None;
+                        }
+                        self.arm(st, fd);
+                    }
+                    Trigger::Oneshot => {
+                        self.cancel(st, fd); // disarmed until `modify`
+                    }
+                }
+                Some((
+                    fd,
+                    Report {
+                        token: slot.token,
+                        bits,
+                    },
+                ))
+            }
+        }
+    }
+
+    /// Whether `fd` still names the file registered under it (a `fstat`).
+    fn same_file_now(&self, s: &Slot, fd: RawFd) -> bool {
+        // SAFETY: used for one `fstat`; a closed number gives EBADF, which is the answer.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        s.file.is_some() && FileId::of(b) == s.file
+    }
+}
+
+/// Remove every armed poll before the ring closes. A poll the ring's teardown cancels completes
+/// through task work in the thread that submitted it, which interrupts whatever that thread is
+/// blocked in (an `epoll_wait` returns `EINTR`); a `POLL_REMOVE` completes it right here.
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let mut st = self.state.lock();
+        for fd in 0..st.slots.len() {
+            if st.slots[fd].live && st.slots[fd].armed {
+                self.cancel(&mut st, fd as RawFd);
+            }
+        }
+        self.submit(&st);
+    }
+}
+
+/// Flush the kernel's overflow list into the completion ring (`GETEVENTS`, nothing to wait for).
+fn flush_overflow(fd: RawFd) -> Result<usize, Errno> {
+    // SAFETY: a plain io_uring_enter with no argument pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_io_uring_enter,
+            fd,
+            0u32,
+            0u32,
+            1u32, // IORING_ENTER_GETEVENTS
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+        )
+    };
+    if r < 0 {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+impl Backend for Uring {
+    fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), AddError> {
+        let sh = &*self.shared;
+        let file = FileId::of(fd).ok_or(AddError::Sys(Errno::BADF))?;
+        let raw = fd.as_raw_fd();
+        let i = raw as usize;
+        let mut st = sh.state.lock();
+        if st.slots.len() <= i {
+            st.slots.resize(i + 1, Slot::FREE);
+        }
+        if st.slots[i].live {
+            return Err(AddError::Sys(Errno::EXIST));
+        }
+        let seq = st.slots[i].seq.wrapping_add(1) & SEQ_MASK;
+        st.slots[i] = Slot {
+            live: true,
+            gone: false,
+            token,
+            interest,
+            mode,
+            seq,
+            armed: true,
+            multi: true,
+            probe: Probe::Pending,
+            file: Some(file),
+            stash: st.slots[i].stash,
+            rearm_later: false,
+        };
+        // The probe: a multishot poll, then a NOP. A file without a poll method completes the
+        // poll while it is being armed, ahead of the NOP.
+        let probe = opcode::PollAdd::new(types::Fd(raw), interest)
+            .multi(true)
+            .build()
+            .user_data(user_data(Tag::Poll, seq, raw));
+        sh.push(&mut st, probe);
+        sh.push(
+            &mut st,
+            opcode::Nop::new()
+                .build()
+                .user_data(user_data(Tag::Ack, seq, raw)),
+        );
+        sh.submit(&st);
+        loop {
+            sh.reap_outside_wait(&mut st);
+            match st.slots[i].probe {
+                Probe::Pending => {}
+                Probe::Armed => return Ok(()),
+                Probe::Refused => {
+                    st.slots[i].live = false;
+                    st.slots[i].armed = false;
+                    return Err(AddError::Refused);
+                }
+                Probe::Failed(e) => {
+                    st.slots[i].live = false;
+                    st.slots[i].armed = false;
+                    return Err(AddError::Sys(Errno::from_raw_os_error(e)));
+                }
+            }
+            // The entries went to the kernel with another thread's call (or the answer is in
+            // the overflow list): wait for the completions, briefly, without the lock.
+            drop(st);
+            let _ = enter(sh.fd(), 0, 1, Some(Duration::from_millis(1)));
+            st = sh.state.lock();
+        }
+    }
+
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), Errno> {
+        let sh = &*self.shared;
+        let raw = fd.as_raw_fd();
+        let mut st = sh.state.lock();
+        match st.slots.get(raw as usize) {
+            Some(s) if s.live && !s.gone => {}
+            _ => return Err(Errno::NOENT),
+        }
+        sh.cancel(&mut st, raw);
+        let s = &mut st.slots[raw as usize];
+        s.token = token;
+        s.interest = interest;
+        s.mode = mode;
+        s.rearm_later = false;
+        sh.arm(&mut st, raw);
+        if st.blocked > 0 {
+            sh.submit(&st);
+        }
+        Ok(())
+    }
+
+    fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        let sh = &*self.shared;
+        let raw = fd.as_raw_fd();
+        let mut st = sh.state.lock();
+        match st.slots.get(raw as usize) {
+            Some(s) if s.live => {}
+            _ => return Err(Errno::NOENT),
+        }
+        sh.cancel(&mut st, raw);
+        let s = &mut st.slots[raw as usize];
+        s.live = false;
+        s.gone = false;
+        s.file = None;
+        // Now, not with the next wait: the ring releases the file only when its poll is
+        // cancelled, and queued re-arms name the number, which the caller may close next.
+        sh.submit(&st);
+        Ok(())
+    }
+
+    fn wait<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
+    ) -> Result<R, Errno> {
+        let sh = &*self.shared;
+        let max = max.clamp(1, KERNEL_BATCH);
+        // One more than the batch: the wake channel's report.
+        let mut buf = [MaybeUninit::<Report>::uninit(); KERNEL_BATCH + 1];
+        let mut n = 0;
+        let mut st = sh.state.lock();
+        n += sh.take_stash(&mut st, &mut buf, max);
+        sh.rearm_deferred(&mut st);
+        let queued = sh.queued(&st);
+        let woken = sh.wake_tokens.load(Ordering::Acquire) > 0;
+        // SAFETY: the completion queue is only borrowed under the state lock, one at a time.
+        let cq_ready = !unsafe { sh.ring.completion_shared() }.is_empty();
+        let no_block = n > 0 || woken || cq_ready || timeout == Some(Duration::ZERO);
+        if queued > 0 && no_block {
+            // Re-arms of what the last wait reported (and other changes) go first: a
+            // level-triggered descriptor that is still ready completes during the submission.
+            sh.submit(&st);
+        }
+        n += sh.reap(&mut st, &mut buf[n..], max - n);
+        if n == 0 && !woken && timeout != Some(Duration::ZERO) {
+            // Block: submit what is queued and wait, with the deadline, in one call.
+            st.blocked += 1;
+            let to_submit = sh.queued(&st) as u32;
+            drop(st);
+            let r = enter(sh.fd(), to_submit, 1, timeout);
+            st = sh.state.lock();
+            st.blocked -= 1;
+            match r {
+                Ok(_) | Err(Errno::TIME) | Err(Errno::BUSY) => {}
+                Err(e) => return Err(e),
+            }
+            n += sh.reap(&mut st, &mut buf[n..], max - n);
+        }
+        drop(st);
+        if sh.wake_tokens.load(Ordering::Acquire) > 0 {
+            buf[n].write(Report {
+                token: WAKE_TOKEN,
+                bits: IN,
+            });
+            n += 1;
+        }
+        // SAFETY: the first `n` reports were written above.
+        let reports = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<Report>(), n) };
+        Ok(f(&mut Reports::List(reports.iter())))
+    }
+
+    fn change_needs_wake(&self) -> bool {
+        false
+    }
+
+    fn same_file(&self, fd: BorrowedFd<'_>) -> Option<bool> {
+        let st = self.shared.state.lock();
+        let raw = fd.as_raw_fd();
+        match st.slots.get(raw as usize) {
+            Some(s) if s.live && !s.gone => Some(self.shared.same_file_now(s, raw)),
+            _ => Some(false),
+        }
+    }
+}
+
+/// The wake channel of a set on the io_uring backend: wake-ups are messages to the ring.
+pub(crate) struct RingWake {
+    shared: Arc<Shared>,
+}
+
+impl RingWake {
+    /// Post `tokens` wake-ups: one `MSG_RING` to the ring itself, carrying the count.
+    pub(crate) fn post(&self, tokens: usize) {
+        if tokens == 0 {
+            return;
+        }
+        let sh = &*self.shared;
+        let mut st = sh.state.lock();
+        let e = opcode::MsgRingData::new(
+            types::Fd(sh.fd()),
+            tokens.min(i32::MAX as usize) as i32,
+            user_data(Tag::Wake, 0, 0),
+            None,
+        )
+        .build()
+        .flags(squeue::Flags::SKIP_SUCCESS)
+        .user_data(user_data(Tag::Ignore, 0, 0));
+        sh.push(&mut st, e);
+        sh.submit(&st);
+    }
+
+    /// Consume one token; false when none has arrived (yet).
+    pub(crate) fn take_one(&self) -> bool {
+        self.shared
+            .wake_tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(1))
+            .is_ok()
+    }
+}
