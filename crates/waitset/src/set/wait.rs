@@ -10,6 +10,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 
 use super::delivery::{BlockTicket, Held, HeldByThisThread};
+use super::external::{FLAG_TOKEN, TIMERFD_TOKEN};
 use super::ready::{self, LazyNow};
 use super::registry::{split_token, NIL};
 use super::state::{Inner, State, WAKE_TOKEN};
@@ -158,6 +159,7 @@ impl Inner {
         if st.ring.user_space() > 0 && st.ledger.anyone_blocked() {
             tokens += st.wake_for_ready(self.delivery);
         }
+        st.settle_external();
         (n, consume, st.closed, tokens)
     }
 }
@@ -173,6 +175,15 @@ impl State {
             if r.token == WAKE_TOKEN {
                 saw_channel = true;
                 continue;
+            }
+            if r.token == TIMERFD_TOKEN {
+                if let Some(x) = &mut self.external {
+                    x.timer_fired();
+                }
+                continue;
+            }
+            if r.token == FLAG_TOKEN {
+                continue; // settled at the end of the round
             }
             let (reg, gen) = split_token(r.token);
             let Some(rg) = self.reg.regs.get_mut(reg as usize) else {

@@ -110,11 +110,13 @@ impl BackendKind {
                 level: true,
                 edge: true,
                 oneshot: true,
+                pollable: true,
             },
             BackendKind::Poll => Capabilities {
                 level: true,
                 edge: false,
                 oneshot: true,
+                pollable: false,
             },
         }
     }
@@ -164,6 +166,9 @@ pub struct Capabilities {
     pub edge: bool,
     /// One-shot: reported once, then disarmed until modified.
     pub oneshot: bool,
+    /// One descriptor stands for the whole set, so an outer event loop can watch it
+    /// ([`WaitSet::pollable`](crate::WaitSet::pollable)).
+    pub pollable: bool,
 }
 
 /// How an entry is reported.
@@ -305,6 +310,15 @@ impl Sys {
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
             BackendKind::Epoll => Err(crate::Error::NotSupported("epoll on this system")),
             BackendKind::Poll => Ok(Sys::Poll(poll::PollBackend::new())),
+        }
+    }
+
+    /// The one descriptor that stands for the whole set, where there is one (epoll).
+    pub(crate) fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Sys::Epoll(e) => Some(e.fd()),
+            _ => None,
         }
     }
 
