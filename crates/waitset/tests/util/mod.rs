@@ -104,3 +104,7 @@ pub fn drain(fd: &OwnedFd) {
         }
     }
 }
+
+// Added for the issue-7 regression, stress and model tests.
+pub mod src;
+pub mod watchdog;

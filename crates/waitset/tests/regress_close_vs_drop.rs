@@ -1,0 +1,47 @@
+//! Issue 7, defect 1: `Handle::close` racing the drop of a set's last clone.
+//!
+//! Rule: closing a handle and dropping the last clone of a set that watches it may happen at the
+//! same time on two threads, in either order, and neither ever blocks forever. No last `Arc` of a
+//! set is dropped under a source lock.
+
+mod util;
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use util::watchdog::{for_budget, Watchdog};
+use util::*;
+use waitset::{Handle, Signals, Source};
+
+/// Fails on main f98a603 (both backends): within a few hundred to a few thousand iterations the
+/// closing thread deadlocks on itself (`Watchers::cancel_all` drops the set's last `Arc` while it
+/// holds the handle's `watchers` lock, and `Inner::drop` takes that lock again); the watchdog
+/// reports the stuck iteration and aborts.
+#[test]
+fn handle_close_racing_last_set_drop_never_deadlocks() {
+    let wd = Watchdog::start("handle_close_racing_last_set_drop_never_deadlocks", 30);
+    let mut total = 0;
+    each_backend(|k| {
+        let barrier = Arc::new(Barrier::new(2));
+        total += for_budget(20_000, Duration::from_secs(2), |i| {
+            wd.iteration(total + i);
+            let s = set(k);
+            let (r, _w) = pipe();
+            let h = Arc::new(Handle::new(r));
+            s.add(1, Source::from(&*h), Signals::READABLE).unwrap();
+            let closer = std::thread::spawn({
+                let (h, b) = (h.clone(), barrier.clone());
+                move || {
+                    b.wait();
+                    h.close().unwrap();
+                }
+            });
+            barrier.wait();
+            drop(s); // the set's last clone, racing the close
+            wd.step("join closer");
+            closer.join().unwrap();
+            wd.step("loop");
+        });
+    });
+    eprintln!("{total} iterations");
+}
