@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
+use util::spin::SpinGate;
 use util::src::fd_source;
 use util::watchdog::{for_budget, Watchdog};
 use util::*;
@@ -121,25 +122,17 @@ fn concurrent_drop_of_last_two_event_clones() {
     let mut failures = Vec::new();
     each_backend(|k| {
         let sets = [build(k, Delivery::Broadcast), build(k, Delivery::Exclusive)];
-        let go = Arc::new(AtomicU64::new(0));
-        let done = Arc::new(AtomicU64::new(0));
-        let slot: Arc<Mutex<Option<Event>>> = Arc::new(Mutex::new(None));
-        let stop = Arc::new(AtomicBool::new(false));
+        // One helper thread drops one clone while this thread drops the other, both released
+        // by a spinning gate so that the drops overlap.
+        let (tx, rx) = std::sync::mpsc::channel::<Option<Event>>();
+        let gate = Arc::new(SpinGate::default());
         let helper = std::thread::spawn({
-            let (go, done, slot, stop) = (go.clone(), done.clone(), slot.clone(), stop.clone());
+            let gate = gate.clone();
             move || {
-                let mut round = 0;
-                loop {
-                    round += 1;
-                    while go.load(Ordering::Acquire) < round {
-                        if stop.load(Ordering::Acquire) {
-                            return;
-                        }
-                        std::hint::spin_loop();
-                    }
-                    let b = slot.lock().unwrap().take();
+                while let Ok(Some(b)) = rx.recv() {
+                    gate.arrive();
                     drop(b);
-                    done.store(round, Ordering::Release);
+                    gate.helper_finished();
                 }
             }
         });
@@ -156,13 +149,11 @@ fn concurrent_drop_of_last_two_event_clones() {
                 s.add_with(2 * i + 1, Source::from(&a), Signals::USER_1, Trigger::Edge)
                     .unwrap();
             }
-            *slot.lock().unwrap() = Some(a.clone());
-            round += 1;
-            go.store(round, Ordering::Release);
+            tx.send(Some(a.clone())).unwrap();
+            gate.arrive();
             drop(a);
-            while done.load(Ordering::Acquire) < round {
-                std::hint::spin_loop();
-            }
+            round += 1;
+            gate.wait_helper(round);
             for (which, s) in sets.iter().enumerate() {
                 let mut got: Vec<(u64, Status)> = Vec::new();
                 for _ in 0..3 {
@@ -183,7 +174,7 @@ fn concurrent_drop_of_last_two_event_clones() {
                 s.remove(2 * i + 1).unwrap();
             }
         });
-        stop.store(true, Ordering::Release);
+        tx.send(None).unwrap();
         helper.join().unwrap();
     });
     assert!(failures.is_empty(), "{failures:#?}");

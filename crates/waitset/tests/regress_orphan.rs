@@ -3,10 +3,10 @@
 
 mod util;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use util::spin::SpinGate;
 use util::watchdog::{for_budget, Watchdog};
 use util::*;
 use waitset::{Event, Signals, Source, Status};
@@ -133,34 +133,4 @@ fn concurrent_drop_of_last_two_event_clones_orphans_exactly_once() {
     });
     eprintln!("{iterations} iterations");
     assert!(failures.is_empty(), "{failures:#?}");
-}
-
-/// A two-party barrier that spins, so both parties leave it within nanoseconds of each other
-/// (a sleeping barrier wakes them microseconds apart, too far apart to race a short window),
-/// plus a count of the helper's finished rounds.
-#[derive(Default)]
-struct SpinGate {
-    arrived: AtomicU64,
-    helper_done: AtomicU64,
-}
-
-impl SpinGate {
-    /// Arrive and spin until the other party has arrived too (rounds of two arrivals).
-    fn arrive(&self) {
-        let n = self.arrived.fetch_add(1, Ordering::AcqRel) + 1;
-        let target = n.div_ceil(2) * 2;
-        while self.arrived.load(Ordering::Acquire) < target {
-            std::hint::spin_loop();
-        }
-    }
-    /// The helper finished its part of the round.
-    fn helper_finished(&self) {
-        self.helper_done.fetch_add(1, Ordering::AcqRel);
-    }
-    /// Wait until the helper has finished `rounds` rounds.
-    fn wait_helper(&self, rounds: u64) {
-        while self.helper_done.load(Ordering::Acquire) < rounds {
-            std::thread::yield_now();
-        }
-    }
 }
