@@ -40,6 +40,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use util::src::{fd_source, regular_file};
+use util::watchdog::Watchdog;
 use util::*;
 use waitset::{
     BackendKind, Deadline, Delivery, Error, Event, Handle, Signals, Source, Status, Timer, Trigger,
@@ -1049,6 +1050,8 @@ fn waitset_matches_the_model() {
         failure_persistence: None,
         ..Config::default()
     };
+    // A deadlock in the engine would hang a wait; every wait here is non-blocking.
+    let _wd = Watchdog::start("waitset_matches_the_model", 120 + u64::from(cases));
     let strategy = (any::<bool>(), prop::collection::vec(op_strategy(), 1..40));
     for k in backends() {
         let mut runner = TestRunner::new(config.clone());
