@@ -1039,6 +1039,11 @@ fn run_case(k: BackendKind, delivery: Delivery, ops: &[Op]) -> Result<(), TestCa
     r
 }
 
+/// Fails on main f98a603 (both backends) within a few cases, with a minimal case for whichever
+/// defect the random seed reaches first (see REGRESSIONS.md); e.g. `[Add { sock, WRITABLE,
+/// Level }, HangUp(sock), Wait { C=1, 2 waits }]`: "cookie 0 reported but nothing is due:
+/// Unsatisfiable" on the second wait (Unsatisfiable is not once per arming for fds). With
+/// `WAITSET_MODEL_TOLERATE=all` it passes.
 #[test]
 fn waitset_matches_the_model() {
     let cases = std::env::var("PROPTEST_CASES")
