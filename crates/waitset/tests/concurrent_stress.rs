@@ -56,7 +56,6 @@ fn concurrent_close_vs_last_drop() {
     let wd = Watchdog::start("concurrent_close_vs_last_drop", 60);
     let mut n = 0;
     each_backend(|k| {
-        let barrier = Arc::new(Barrier::new(3));
         n += for_budget(20_000, BUDGET, |i| {
             wd.iteration(n + i);
             wd.step("setup");
@@ -76,19 +75,20 @@ fn concurrent_close_vs_last_drop() {
             }
             let ev = Event::new();
             s.add(9, Source::from(&ev), Signals::USER_0).unwrap();
+            // The closer and this thread leave a spinning gate together; the waiter runs free.
+            let gate = Arc::new(SpinGate::default());
             let closer = std::thread::spawn({
-                let (b, h0, h1) = (barrier.clone(), handles[0].clone(), handles[1].clone());
+                let (g, h0, h1) = (gate.clone(), handles[0].clone(), handles[1].clone());
                 move || {
-                    b.wait();
+                    g.arrive();
                     h0.close().unwrap();
-                    drop(h1); // not the last Arc: a plain close through the other
+                    h1.close().unwrap();
                 }
             });
             let waiter = std::thread::spawn({
-                let (b, s2) = (barrier.clone(), s.clone());
+                let s2 = s.clone();
                 let ev = ev.clone();
                 move || {
-                    b.wait();
                     if i % 3 == 0 {
                         ev.signal(Signals::empty(), Signals::USER_0).unwrap();
                     }
@@ -96,15 +96,14 @@ fn concurrent_close_vs_last_drop() {
                     drop(s2); // one of two last clones
                 }
             });
-            barrier.wait();
+            gate.arrive();
             if i % 4 == 0 {
                 s.close();
             }
-            drop(s);
+            drop(s); // the last clone, or one of the last two with the waiter's
             wd.step("join");
             closer.join().unwrap();
             waiter.join().unwrap();
-            handles[1].close().ok();
             assert!(handles.iter().all(|h| h.is_closed()));
         });
     });
@@ -876,9 +875,9 @@ fn concurrent_random_operations_on_one_set_keep_invariants() {
 fn concurrent_source_changes_vs_last_set_drop() {
     let wd = Watchdog::start("concurrent_source_changes_vs_last_set_drop", 60);
     each_backend(|k| {
-        let barrier = Arc::new(Barrier::new(2));
         for_budget(20_000, BUDGET, |i| {
             wd.iteration(i);
+            let gate = Arc::new(SpinGate::default());
             let sets = [build(k, Delivery::Broadcast), build(k, Delivery::Exclusive)];
             let ev = Event::new();
             let t = Timer::new();
@@ -889,9 +888,9 @@ fn concurrent_source_changes_vs_last_set_drop() {
                 s.add(3, Source::from(&t), Signals::TIMER).unwrap();
             }
             let changer = std::thread::spawn({
-                let (b, ev) = (barrier.clone(), ev.clone());
+                let (g, ev) = (gate.clone(), ev.clone());
                 move || {
-                    b.wait();
+                    g.arrive();
                     ev.signal(Signals::empty(), Signals::USER_0 | Signals::USER_1)
                         .unwrap();
                     t.set(Deadline::now(), Duration::ZERO);
@@ -901,7 +900,7 @@ fn concurrent_source_changes_vs_last_set_drop() {
                     drop(ev); // one of the Event's last two handles
                 }
             });
-            barrier.wait();
+            gate.arrive();
             drop(sets); // the last clones, racing the changes
             drop(ev);
             wd.step("join changer");
