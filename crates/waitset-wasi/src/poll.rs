@@ -319,7 +319,9 @@ impl PollState {
             if set.contains(cookie) {
                 let _ = set.remove(cookie);
             }
-            set.add(cookie, Source::Fd(fd), want)
+            // SAFETY: `fd` belongs to an entry of the guest's fd table, which removes the
+            // engine entry (`forget`) before it closes the descriptor.
+            unsafe { set.add(cookie, Source::fd(&fd), want) }
         };
         self.changes += 1;
         let r = self.regs.get_mut(&guest_fd).ok_or(Errno::IO)?;
@@ -583,9 +585,11 @@ impl WasiCtx {
         if !self.poll.interrupt_added {
             if let Some(int) = self.interrupt.clone() {
                 let set = self.poll.set()?;
-                self.poll.interrupt_added = set
-                    .add(INTERRUPT_COOKIE, Source::Fd(int.fd()), Signals::READABLE)
-                    .is_ok();
+                // SAFETY: the interrupt's descriptor lives as long as `self.interrupt`, which this
+                // context keeps for as long as its wait set.
+                self.poll.interrupt_added =
+                    unsafe { set.add(INTERRUPT_COOKIE, Source::fd(&int.fd()), Signals::READABLE) }
+                        .is_ok();
             }
         }
         self.poll.set()?;
