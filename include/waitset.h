@@ -411,13 +411,15 @@ struct ws_pollset_t *ws_pollset_create(void);
 void ws_pollset_destroy(struct ws_pollset_t *set);
 
 // Include `fd`, polled for `events` (`POLLIN`, `POLLOUT`, ...), after the entries already in
-// the set. The descriptor is not owned: keep it open while it is in the set.
+// the set. The descriptor is not owned, and the set keeps it registered in the kernel (so a
+// poll costs in proportion to what is ready, not to the size of the set): keep it open, and do
+// not reuse its number, until the set is cleared or destroyed.
 //
 // Returns 0, or -1 with `errno`: `EFAULT` (`set` NULL), `EINVAL` (`fd` negative or `events`
-// 0).
+// 0), `EBADF` (`fd` is not open).
 //
 // # Safety
-// `set` is NULL or a live set from [`ws_pollset_create`].
+// `set` is NULL or a live set from [`ws_pollset_create`]; `fd` stays open while in the set.
 int ws_pollset_include(struct ws_pollset_t *set, int fd, short events);
 
 // The number of entries in the set (0 for NULL).

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use waitset::{
-    Deadline, Delivery, Event, Handle, Signals, Source, Status, Timer, WaitResult, WaitSet,
+    Deadline, Delivery, Error, Event, Handle, Signals, Source, Status, Timer, WaitResult, WaitSet,
 };
 
 use crate::guard;
@@ -405,18 +405,20 @@ impl CSet {
         let peek = buf.is_empty();
         let mut one = [WaitResult::default(); 1];
         loop {
-            {
-                let mut p = self.pending();
-                if !p.stash.is_empty() {
-                    return Ok(if peek {
-                        0
-                    } else {
-                        self.stash_take(&mut p, buf, 0)
-                    });
-                }
+            let owed = !self.pending().stash.is_empty();
+            if owed && peek {
+                return Ok(0);
             }
+            // With results owed, the engine is still asked (without blocking): the call then
+            // counts as a wait for the engine too (it releases what an exclusive set handed
+            // this thread last time), and fresh results share the room.
             let kbuf: &mut [WaitResult] = if peek { &mut one } else { &mut *buf };
-            let n = self.ws.wait(deadline, kbuf).map_err(|e| from_error(&e))?;
+            let until = if owed { Deadline::now() } else { deadline };
+            let n = match self.ws.wait(until, kbuf) {
+                Ok(n) => n,
+                Err(Error::TimedOut) if owed => 0,
+                Err(e) => return Err(from_error(&e)),
+            };
             // Take the wake-up entry's result out, keeping the others in order.
             let mut k = 0;
             let mut woken = false;
@@ -444,7 +446,7 @@ impl CSet {
                 }
                 continue;
             }
-            if woken && k < buf.len() {
+            if (woken || owed) && k < buf.len() {
                 let mut p = self.pending();
                 k = self.stash_take(&mut p, buf, k);
             }

@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use waitset::{BackendKind, PollFd, PollOptions, SigSet};
+use waitset::{PollFd, PollOptions, SigSet};
 
 use crate::guard;
 use crate::status::errno_of;
 
-/// The engine options every call here uses. The kernel's own poll(2) serves a stateless call
-/// best (no registration per call, no descriptor of its own), and it reports a bad `fds`
-/// pointer as EFAULT without the library touching the array first.
+/// The engine options every call here uses: the defaults (the kernel's poll(2) on every
+/// backend, which reports a bad `fds` pointer as EFAULT before anything reads the array).
 fn options() -> PollOptions {
-    PollOptions::new().backend(BackendKind::Poll)
+    PollOptions::new()
 }
 
 /// RLIMIT_NOFILE, the kernel's bound on `nfds`.

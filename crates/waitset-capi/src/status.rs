@@ -69,7 +69,7 @@ pub(crate) fn from_error(e: &Error) -> ws_status_t {
 
 /// The errno an engine error stands for (the POSIX and SysPoll faces).
 pub(crate) fn errno_of(e: &Error) -> i32 {
-    e.errno().raw_os_error()
+    e.errno()
 }
 
 /// The name of a status, such as `"WS_ERR_BAD_HANDLE"`; `"(unknown)"` for a value that is not

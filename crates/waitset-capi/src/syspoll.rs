@@ -17,7 +17,9 @@ use crate::status::errno_of;
 /// while another thread polls the set waits until that poll returns.
 #[allow(non_camel_case_types)]
 pub struct ws_pollset_t {
-    set: Mutex<PollSet>,
+    /// `'static`: the descriptors are raw numbers that the C caller promises to keep open while
+    /// they are in the set (see [`ws_pollset_include`]).
+    set: Mutex<PollSet<'static>>,
 }
 
 /// What [`ws_pollset_poll`] saw.
@@ -35,7 +37,7 @@ pub struct ws_pollset_outcome_t {
 ///
 /// # Safety
 /// `set` is NULL or a pointer returned by [`ws_pollset_create`] and not yet destroyed.
-unsafe fn locked<'a>(set: *const ws_pollset_t) -> Result<MutexGuard<'a, PollSet>, i32> {
+unsafe fn locked<'a>(set: *const ws_pollset_t) -> Result<MutexGuard<'a, PollSet<'static>>, i32> {
     if set.is_null() {
         return Err(libc::EFAULT);
     }
@@ -77,13 +79,15 @@ pub unsafe extern "C" fn ws_pollset_destroy(set: *mut ws_pollset_t) {
 }
 
 /// Include `fd`, polled for `events` (`POLLIN`, `POLLOUT`, ...), after the entries already in
-/// the set. The descriptor is not owned: keep it open while it is in the set.
+/// the set. The descriptor is not owned, and the set keeps it registered in the kernel (so a
+/// poll costs in proportion to what is ready, not to the size of the set): keep it open, and do
+/// not reuse its number, until the set is cleared or destroyed.
 ///
 /// Returns 0, or -1 with `errno`: `EFAULT` (`set` NULL), `EINVAL` (`fd` negative or `events`
-/// 0).
+/// 0), `EBADF` (`fd` is not open).
 ///
 /// # Safety
-/// `set` is NULL or a live set from [`ws_pollset_create`].
+/// `set` is NULL or a live set from [`ws_pollset_create`]; `fd` stays open while in the set.
 #[no_mangle]
 pub unsafe extern "C" fn ws_pollset_include(
     set: *mut ws_pollset_t,
@@ -93,8 +97,17 @@ pub unsafe extern "C" fn ws_pollset_include(
     guard::errno(|| {
         // SAFETY: the caller's contract.
         let mut s = unsafe { locked(set) }?;
-        s.push_raw(fd, PollFlags::from_bits_retain(events))
-            .map_err(|e| errno_of(&e))?;
+        // A number that is not open is EBADF on every backend. (Checked here because the
+        // engine's set creates its epoll instance at the first include, and that instance takes
+        // the lowest free number, which can be this very `fd`: the kernel then says EINVAL.)
+        // SAFETY: F_GETFD only reads the descriptor's flags; any number is a valid argument.
+        if fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            return Err(libc::EBADF);
+        }
+        // SAFETY: the contract of this function: `fd` stays open, naming the same file, while it
+        // is in the set (until the set is cleared or destroyed), which is what push_raw needs
+        // to keep it registered in the kernel.
+        unsafe { s.push_raw(fd, PollFlags::from_bits_retain(events)) }.map_err(|e| errno_of(&e))?;
         Ok(0)
     })
 }

@@ -5,6 +5,7 @@
 #include "check.h"
 
 struct waiter {
+    int hold; /* after a result, stay alive (and out of the set) until `release` is set */
     ws_handle_t set;
     ws_time_t deadline;
     uint32_t room;
@@ -14,16 +15,22 @@ struct waiter {
     ws_time_t returned_at;
 };
 
+static int release; /* read and written with __atomic builtins */
+
 static void *wait_thread(void *arg) {
     struct waiter *w = arg;
     w->n = w->room;
     w->st = ws_waitset_wait(w->set, w->deadline, w->r, &w->n);
-    w->returned_at = ws_time_now();
+    __atomic_store_n(&w->returned_at, ws_time_now(), __ATOMIC_RELEASE);
+    /* In an exclusive set the entry stays with this thread until it waits again or exits. */
+    while (w->hold && w->st == WS_OK && !__atomic_load_n(&release, __ATOMIC_ACQUIRE))
+        sleep_ms(1);
     return NULL;
 }
 
-static void start(pthread_t *t, struct waiter *w, ws_handle_t set, ws_time_t deadline) {
+static void start(pthread_t *t, struct waiter *w, ws_handle_t set, ws_time_t deadline, int hold) {
     memset(w, 0, sizeof *w);
+    w->hold = hold;
     w->set = set;
     w->deadline = deadline;
     w->room = 8;
@@ -37,7 +44,7 @@ static void test_signal_from_another_thread(void) {
     OK(ws_waitset_add(set, 0xfeed, ev, WS_SIGNAL_USER_5));
     pthread_t t;
     struct waiter w;
-    start(&t, &w, set, WS_TIME_INFINITE);
+    start(&t, &w, set, WS_TIME_INFINITE, 0);
     sleep_ms(30); /* let it block */
     ws_time_t signalled = ws_time_now();
     OK(ws_event_signal(ev, 0, WS_SIGNAL_USER_5));
@@ -58,7 +65,7 @@ static void test_fd_from_another_thread(void) {
     OK(ws_waitset_add(set, 11, rh, WS_SIGNAL_READABLE));
     pthread_t t;
     struct waiter w;
-    start(&t, &w, set, ms_from_now(10000));
+    start(&t, &w, set, ms_from_now(10000), 0);
     sleep_ms(30);
     REQUIRE(write(p[1], "x", 1) == 1);
     pthread_join(t, NULL);
@@ -83,7 +90,7 @@ static void test_handle_close_cancels_waiting_entry(void) {
     OK(ws_waitset_add(set, 2, ev, WS_SIGNAL_USER_0));
     pthread_t t;
     struct waiter w;
-    start(&t, &w, set, WS_TIME_INFINITE);
+    start(&t, &w, set, WS_TIME_INFINITE, 0);
     sleep_ms(30);
     OK(ws_handle_close(rh));
     pthread_join(t, NULL);
@@ -108,7 +115,7 @@ static void test_set_close_cancels_waiters(void) {
     pthread_t t[4];
     struct waiter w[4];
     for (int i = 0; i < 4; i++)
-        start(&t[i], &w[i], set, WS_TIME_INFINITE);
+        start(&t[i], &w[i], set, WS_TIME_INFINITE, 0);
     sleep_ms(30);
     OK(ws_handle_close(set));
     for (int i = 0; i < 4; i++) {
@@ -119,7 +126,7 @@ static void test_set_close_cancels_waiters(void) {
 }
 
 /* Broadcast: one level-triggered readiness wakes every waiter. Exclusive: it wakes one, and
- * the others keep waiting. */
+ * the others keep waiting while that one holds the entry (it neither waits again nor exits). */
 static void test_delivery(uint32_t options, int want_woken) {
     ws_handle_t set, ev;
     OK(ws_waitset_create(options, &set));
@@ -128,10 +135,18 @@ static void test_delivery(uint32_t options, int want_woken) {
     pthread_t t[3];
     struct waiter w[3];
     ws_time_t deadline = ms_from_now(400);
+    __atomic_store_n(&release, 0, __ATOMIC_RELEASE);
     for (int i = 0; i < 3; i++)
-        start(&t[i], &w[i], set, deadline);
+        start(&t[i], &w[i], set, deadline, 1);
     sleep_ms(50);
     OK(ws_event_signal(ev, 0, WS_SIGNAL_USER_0));
+    while (ws_time_now() < deadline + 100000000u)
+        sleep_ms(5);
+    int returned = 0;
+    for (int i = 0; i < 3; i++)
+        returned += __atomic_load_n(&w[i].returned_at, __ATOMIC_ACQUIRE) != 0;
+    CHECK(returned == 3); /* every wait has ended: a result or TIMED_OUT */
+    __atomic_store_n(&release, 1, __ATOMIC_RELEASE);
     int woken = 0, timed_out = 0;
     for (int i = 0; i < 3; i++) {
         pthread_join(t[i], NULL);
@@ -226,7 +241,7 @@ static void test_exclusive_work_sharing(void) {
 /* Many threads adding, removing, signalling, duplicating and closing handles on one set while
  * two threads wait on it: no crash, no deadlock, and every call returns a documented status. */
 static ws_handle_t stress_set;
-static volatile int stress_stop;
+static int stress_stop; /* __atomic */
 
 static void *stress_mutator(void *arg) {
     uintptr_t id = (uintptr_t)arg;
@@ -254,7 +269,7 @@ static void *stress_mutator(void *arg) {
 static void *stress_waiter(void *arg) {
     (void)arg;
     long results = 0;
-    while (!stress_stop) {
+    while (!__atomic_load_n(&stress_stop, __ATOMIC_ACQUIRE)) {
         ws_waitset_result_t r[16];
         uint32_t n = 16;
         ws_status_t st = ws_waitset_wait(stress_set, ms_from_now(50), r, &n);
@@ -285,7 +300,7 @@ static void test_stress(void) {
         pthread_join(m[i], &bad);
         CHECK(bad == NULL);
     }
-    stress_stop = 1;
+    __atomic_store_n(&stress_stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++) {
         void *res;
         pthread_join(w[i], &res);

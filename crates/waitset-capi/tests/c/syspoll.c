@@ -68,6 +68,11 @@ static void test_errors(void) {
     CHECK_ERRNO(ws_pollset_include(NULL, 0, POLLIN), EFAULT);
     CHECK_ERRNO(ws_pollset_include(set, -1, POLLIN), EINVAL);
     CHECK_ERRNO(ws_pollset_include(set, 0, 0), EINVAL);
+    int gone[2];
+    make_pipe(gone);
+    close(gone[0]);
+    close(gone[1]);
+    CHECK_ERRNO(ws_pollset_include(set, gone[0], POLLIN), EBADF); /* not open: cannot join */
     CHECK(ws_pollset_count(NULL) == 0);
     CHECK_ERRNO(ws_pollset_clear(NULL), EFAULT);
     CHECK_ERRNO(ws_pollset_poll(NULL, NULL, true, NULL), EFAULT);
@@ -82,11 +87,11 @@ static void test_errors(void) {
 }
 
 /* A thread that interrupts the main thread with SIGUSR1 every millisecond until stopped. */
-static volatile int kicking;
+static int kicking; /* __atomic */
 static pthread_t main_thread;
 static void *kicker(void *arg) {
     (void)arg;
-    while (kicking) {
+    while (__atomic_load_n(&kicking, __ATOMIC_ACQUIRE)) {
         pthread_kill(main_thread, SIGUSR1);
         sleep_ms(1);
     }
@@ -106,7 +111,7 @@ static void test_interrupted(void) {
     CHECK(ws_pollset_include(set, p[0], POLLIN) == 0);
 
     main_thread = pthread_self();
-    kicking = 1;
+    __atomic_store_n(&kicking, 1, __ATOMIC_RELEASE);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, kicker, NULL) == 0);
     /* Without retry: back at the first interruption, which is reported. */
@@ -124,7 +129,7 @@ static void test_interrupted(void) {
     ws_time_t took = ws_time_now() - t0;
     CHECK(out.ready == 0 && out.interrupted);
     CHECK(took >= 100000000u && took < 2000000000u);
-    kicking = 0;
+    __atomic_store_n(&kicking, 0, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
     ws_pollset_destroy(set);
     close(p[0]);
