@@ -141,6 +141,9 @@ pub unsafe extern "C" fn ws_ppoll(
 /// `mask` points to a readable, initialised `sigset_t`.
 unsafe fn sigset_arg(mask: *const libc::sigset_t) -> SigSet {
     let mut s = SigSet::empty();
+    // sigismember sets errno for a number past the last signal; a successful call leaves the
+    // caller's errno as it was.
+    let saved = errno::errno();
     for sig in 1..=128 {
         // SAFETY: `mask` is readable (the caller's contract); sigismember only reads it and
         // returns -1 for a number outside the set.
@@ -148,5 +151,6 @@ unsafe fn sigset_arg(mask: *const libc::sigset_t) -> SigSet {
             let _ = s.add(sig);
         }
     }
+    errno::set_errno(saved);
     s
 }

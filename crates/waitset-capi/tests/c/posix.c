@@ -155,7 +155,9 @@ static void test_eintr_and_mask(void) {
     got_signal = 0;
     REQUIRE(pthread_create(&t, NULL, kick, &k) == 0);
     struct timespec ts = {0, 150000000};
+    errno = 12345;
     CHECK(ws_ppoll(fds, 1, &ts, &block) == 0);
+    CHECK(errno == 12345); /* a successful call leaves errno alone */
     pthread_join(t, NULL);
     CHECK(got_signal == 1); /* delivered after the call, not during it */
 
