@@ -131,6 +131,13 @@ pub(crate) fn normalize_eof(requested: Bits, returned: Bits) -> Bits {
 /// [`Status::Unsatisfiable`].
 #[inline]
 pub(crate) fn fd_status(watched: Signals, bits: Bits) -> Option<(Status, Signals)> {
+    if bits & (HUP | RDHUP | ERR | NVAL) == 0 {
+        // The common case, no hang-up or error: the bits say it all.
+        let obs = signals(bits);
+        return obs
+            .intersects(watched)
+            .then_some((Status::Satisfied, obs & watched));
+    }
     let mut obs = signals(normalize_eof(interest(watched), bits));
     let dead = hangup_or_error(bits);
     if dead {

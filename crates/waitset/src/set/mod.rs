@@ -46,12 +46,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use self::ready::LazyNow;
 use self::registry::{Kind, SyncError};
 pub(crate) use self::state::Inner;
-use self::state::{State, WAKE_TOKEN};
+use self::state::State;
 use crate::fdrules::{self, FileId};
 use crate::source::Observer;
 use crate::sync::{Arc, Mutex, PostWakeups, Rank, Weak};
-use crate::sys::wake::WakeChannel;
-use crate::sys::{AddError, Backend, BackendKind, Sys, Trigger};
+use crate::sys::{BackendKind, Sys, Trigger};
 use crate::{Deadline, Error, Event, Handle, Result, Signals, Timer};
 
 /// How an entry's wait ended.
@@ -314,14 +313,7 @@ impl WaitSetBuilder {
     /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
     /// ```
     pub fn build(self) -> Result<WaitSet> {
-        let kind = self.backend.unwrap_or_default();
-        let sys = Sys::new(kind)?;
-        let channel = WakeChannel::new()?;
-        match sys.add(channel.fd(), WAKE_TOKEN, fdrules::IN, Trigger::Level) {
-            Ok(()) => {}
-            Err(AddError::Sys(e)) => return Err(Error::sys(e)),
-            Err(AddError::Refused) => return Err(Error::NotSupported("wake channel not pollable")),
-        }
+        let (sys, channel) = Sys::with_wake_channel(self.backend.unwrap_or_default())?;
         let mut st = State::default();
         st.reg.reserve(self.capacity);
         st.timers.reserve(self.capacity);

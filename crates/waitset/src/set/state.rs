@@ -13,9 +13,7 @@ use crate::sys::wake::WakeChannel;
 use crate::sys::{Backend, Sys, Trigger};
 use crate::timer_wheel::TimerWheel;
 
-/// The token of the wake channel's registration (never a registration token: those carry a
-/// slab index below `u32::MAX`).
-pub(super) const WAKE_TOKEN: u64 = u64::MAX;
+pub(super) use crate::sys::WAKE_TOKEN;
 
 /// What the handles of one set share.
 pub(crate) struct Inner {

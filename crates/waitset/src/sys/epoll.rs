@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::io::Errno;
 
-use super::{AddError, Backend, Report, Trigger, KERNEL_BATCH};
+use super::{AddError, Backend, Reports, Trigger, KERNEL_BATCH};
 use crate::fdrules::Bits;
 
 /// An epoll instance.
@@ -80,7 +80,7 @@ impl Backend for Epoll {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         // Uninitialised stack space: nothing is zero-filled, and the reports go to `f` from here
         // without an intermediate copy.
@@ -88,14 +88,7 @@ impl Backend for Epoll {
         let n = max.clamp(1, KERNEL_BATCH);
         let ts = timeout.map(crate::deadline::timespec);
         let (events, _) = epoll::wait(&self.fd, &mut buf[..n], ts.as_ref())?;
-        let mut reports = events.iter().map(|ev| {
-            let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
-            Report {
-                token: data.u64(),
-                bits: flags.bits(),
-            }
-        });
-        Ok(f(&mut reports))
+        Ok(f(&mut Reports::Epoll(events.iter())))
     }
 
     fn change_needs_wake(&self) -> bool {

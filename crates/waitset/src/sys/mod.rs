@@ -17,8 +17,20 @@ use crate::fdrules::Bits;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) mod epoll;
+#[cfg(loom)]
+pub(crate) mod model;
 pub(crate) mod poll;
+#[cfg(not(loom))]
 pub(crate) mod wake;
+#[cfg(loom)]
+pub(crate) mod wake {
+    //! Under loom the wake channel is the model's.
+    pub(crate) use super::model::ModelChannel as WakeChannel;
+}
+
+/// The token a set registers its wake channel under (never a registration token: those carry
+/// a slab index below `u32::MAX`).
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
 
 /// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
 pub(crate) const KERNEL_BATCH: usize = 256;
@@ -186,6 +198,34 @@ pub(crate) struct Report {
     pub bits: Bits,
 }
 
+/// The reports of one kernel wait, straight from the backend's buffer (an enum rather than a
+/// `dyn Iterator`: the wait path pays no indirect call per report).
+pub(crate) enum Reports<'a> {
+    /// epoll's own buffer.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(std::slice::Iter<'a, rustix::event::epoll::Event>),
+    /// A list the backend built (poll(2), the model).
+    List(std::slice::Iter<'a, Report>),
+}
+
+impl Iterator for Reports<'_> {
+    type Item = Report;
+    #[inline]
+    fn next(&mut self) -> Option<Report> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Reports::Epoll(it) => it.next().map(|ev| {
+                let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
+                Report {
+                    token: data.u64(),
+                    bits: flags.bits(),
+                }
+            }),
+            Reports::List(it) => it.next().copied(),
+        }
+    }
+}
+
 /// Why a registration failed.
 #[derive(Debug)]
 pub(crate) enum AddError {
@@ -224,7 +264,7 @@ pub(crate) trait Backend: Send + Sync {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
@@ -235,9 +275,29 @@ pub(crate) enum Sys {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll),
     Poll(poll::PollBackend),
+    #[cfg(loom)]
+    Model(model::ModelBackend),
 }
 
 impl Sys {
+    /// A backend of `kind` with a wake channel registered in it under [`WAKE_TOKEN`] (under
+    /// loom, the model backend and its channel, whatever the kind).
+    pub(crate) fn with_wake_channel(kind: BackendKind) -> crate::Result<(Sys, wake::WakeChannel)> {
+        #[cfg(loom)]
+        let (sys, channel) = {
+            let _ = kind;
+            let (b, c) = model::ModelBackend::new();
+            (Sys::Model(b), c)
+        };
+        #[cfg(not(loom))]
+        let (sys, channel) = (Sys::new(kind)?, wake::WakeChannel::new()?);
+        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, Trigger::Level) {
+            Ok(()) => Ok((sys, channel)),
+            Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
+            Err(AddError::Refused) => Err(crate::Error::NotSupported("wake channel not pollable")),
+        }
+    }
+
     pub(crate) fn new(kind: BackendKind) -> crate::Result<Sys> {
         match kind {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -253,6 +313,8 @@ impl Sys {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll(_) => BackendKind::Epoll,
             Sys::Poll(_) => BackendKind::Poll,
+            #[cfg(loom)]
+            Sys::Model(_) => BackendKind::Poll,
         }
     }
 }
@@ -263,6 +325,8 @@ macro_rules! dispatch {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll($b) => $e,
             Sys::Poll($b) => $e,
+            #[cfg(loom)]
+            Sys::Model($b) => $e,
         }
     };
 }
@@ -297,7 +361,7 @@ impl Backend for Sys {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         dispatch!(self, b => b.wait(max, timeout, f))
     }
