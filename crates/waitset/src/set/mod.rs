@@ -11,6 +11,7 @@
 //! | `registry` | the entry slab, cookies, descriptor registrations shared by entries on one fd, and the one comparison of "wanted" with "in the kernel" |
 //! | `ready` | the ready ring (fairness) and the one evaluation of what an entry reports |
 //! | `delivery` | waking waiters (the wake ledger) and exclusive holds |
+//! | `external` | making the set's own descriptor readable for an outer event loop (`Pollable`) |
 //! | `state` | the operations every path shares: becoming ready, leaving a registration, removal, release, timers |
 //! | `observe` | how a source's change becomes readiness |
 //! | `wait` | the wait loop |
@@ -35,6 +36,7 @@
 //! * Several threads may wait at once; see [`Delivery`].
 
 mod delivery;
+mod external;
 mod observe;
 mod ready;
 mod registry;
@@ -43,6 +45,7 @@ mod wait;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+pub use self::external::Pollable;
 use self::ready::LazyNow;
 use self::registry::{Kind, SyncError};
 pub(crate) use self::state::Inner;
@@ -313,8 +316,17 @@ impl WaitSetBuilder {
     /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
     /// ```
     pub fn build(self) -> Result<WaitSet> {
-        let (sys, channel) = Sys::with_wake_channel(self.backend.unwrap_or_default())?;
-        let mut st = State::default();
+        let kind = self.backend.unwrap_or_default();
+        let (sys, channel) = Sys::with_wake_channel(kind)?;
+        let mode = if kind == BackendKind::Epoll {
+            delivery::WakeMode::Edge
+        } else {
+            delivery::WakeMode::Tokens
+        };
+        let mut st = State {
+            ledger: delivery::WakeLedger::new(mode),
+            ..State::default()
+        };
         st.reg.reserve(self.capacity);
         st.timers.reserve(self.capacity);
         Ok(WaitSet {

@@ -43,6 +43,8 @@ pub(super) struct State {
     pub epoch: u64,
     /// One-shot registrations the kernel reported in the current wait (capacity kept).
     pub fired_oneshot: Vec<u32>,
+    /// The registrations that let an outer loop watch the set (once a `Pollable` exists).
+    pub external: Option<super::external::External>,
 }
 
 impl State {
@@ -65,6 +67,9 @@ impl State {
         }
         let confirms = ready::kernel_confirms(e, &self.reg.regs);
         if self.ring.push_back(&mut self.reg.entries, idx, confirms) && !confirms {
+            if let Some(x) = &mut self.external {
+                x.raise();
+            }
             self.wake_for_ready(delivery)
         } else {
             0
@@ -219,6 +224,9 @@ impl State {
             *key = Some(k);
         }
         if earliest.is_none_or(|e| at < e) {
+            if let Some(x) = &mut self.external {
+                x.arm_timer(Some(at));
+            }
             self.ledger.wake_all()
         } else {
             0

@@ -17,6 +17,12 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
+    /// The epoll instance itself (readable when a wait would report something).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
     pub(crate) fn new() -> crate::Result<Epoll> {
         Ok(Epoll {
             fd: epoll::create(epoll::CreateFlags::CLOEXEC).map_err(crate::Error::sys)?,
