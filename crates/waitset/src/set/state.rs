@@ -12,6 +12,7 @@ use crate::sync::{Mutex, PostWakeups};
 use crate::sys::wake::WakeChannel;
 use crate::sys::{Backend, Sys, Trigger};
 use crate::timer_wheel::TimerWheel;
+use crate::Signals;
 
 pub(super) use crate::sys::WAKE_TOKEN;
 
@@ -43,6 +44,8 @@ pub(super) struct State {
     pub epoch: u64,
     /// One-shot registrations the kernel reported in the current wait (capacity kept).
     pub fired_oneshot: Vec<u32>,
+    /// The registrations that let an outer loop watch the set (once a `Pollable` exists).
+    pub external: Option<super::external::External>,
 }
 
 impl State {
@@ -65,6 +68,9 @@ impl State {
         }
         let confirms = ready::kernel_confirms(e, &self.reg.regs);
         if self.ring.push_back(&mut self.reg.entries, idx, confirms) && !confirms {
+            if let Some(x) = &mut self.external {
+                x.raise();
+            }
             self.wake_for_ready(delivery)
         } else {
             0
@@ -183,6 +189,7 @@ impl State {
             // absorbed it yet) must not hand the entry out again. An edge entry that saw edges
             // while held is ready now.
             let pending = e.trigger == Trigger::Edge && e.kernel_bits != 0;
+            let level = e.trigger == Trigger::Level;
             let r = &mut self.reg.regs[reg as usize];
             if r.kernel_mode == Trigger::Oneshot {
                 r.kernel_armed = false;
@@ -191,7 +198,9 @@ impl State {
             if pending {
                 tokens += self.make_ready(delivery, held.idx);
             }
-            if self.reg.regs[reg as usize].refused {
+            // An always-ready descriptor is ready again at once if level-triggered; its edge
+            // rose once, at add or modify, and never again.
+            if level && self.reg.regs.get(reg as usize).is_some_and(|r| r.refused) {
                 tokens += self.make_ready(delivery, held.idx);
             }
         } else {
@@ -219,6 +228,9 @@ impl State {
             *key = Some(k);
         }
         if earliest.is_none_or(|e| at < e) {
+            if let Some(x) = &mut self.external {
+                x.arm_timer(Some(at));
+            }
             self.ledger.wake_all()
         } else {
             0
@@ -237,6 +249,9 @@ impl State {
             if let Some(e) = reg.entry_mut(idx, gen) {
                 if let Kind::Timer { key, .. } = &mut e.kind {
                     *key = None;
+                    if e.trigger == Trigger::Edge {
+                        e.risen |= Signals::TIMER & e.watched; // kept while held
+                    }
                     if e.armed && !e.held {
                         // The waiter firing them reports them; others compute their own
                         // timeouts from the wheel: nobody needs waking.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 
 use super::delivery::{BlockTicket, Held, HeldByThisThread};
+use super::external::{FLAG_TOKEN, TIMERFD_TOKEN};
 use super::ready::{self, LazyNow};
 use super::registry::{split_token, NIL};
 use super::state::{Inner, State, WAKE_TOKEN};
@@ -140,8 +141,8 @@ impl Inner {
         saw_channel: bool,
         results: &mut [WaitResult],
     ) -> (usize, bool, bool, usize) {
-        let consume = ticket.is_some_and(|t| st.ledger.unblock(t, saw_channel));
-        let mut tokens = 0;
+        let settled = st.ledger.came_back(ticket, saw_channel);
+        let mut tokens = settled.post;
         let n = if results.is_empty() {
             0
         } else if self.delivery == Delivery::Exclusive {
@@ -158,7 +159,8 @@ impl Inner {
         if st.ring.user_space() > 0 && st.ledger.anyone_blocked() {
             tokens += st.wake_for_ready(self.delivery);
         }
-        (n, consume, st.closed, tokens)
+        st.settle_external();
+        (n, settled.consume, st.closed, tokens)
     }
 }
 
@@ -173,6 +175,15 @@ impl State {
             if r.token == WAKE_TOKEN {
                 saw_channel = true;
                 continue;
+            }
+            if r.token == TIMERFD_TOKEN {
+                if let Some(x) = &mut self.external {
+                    x.timer_fired();
+                }
+                continue;
+            }
+            if r.token == FLAG_TOKEN {
+                continue; // settled at the end of the round
             }
             let (reg, gen) = split_token(r.token);
             let Some(rg) = self.reg.regs.get_mut(reg as usize) else {
@@ -258,8 +269,18 @@ impl State {
                         Trigger::Edge => {
                             e.risen = crate::Signals::empty();
                             e.kernel_bits = 0;
-                            self.ring.unlink(&mut self.reg.entries, idx);
-                            self.hold(idx, held.as_deref_mut());
+                            if held.is_some() {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                                self.hold(idx, held.as_deref_mut());
+                            } else if ready::report_for(e, &self.reg.regs, self.epoch, &mut now)
+                                .is_some()
+                            {
+                                // Something else to say after the edge (the source froze with
+                                // nothing asserted): next time.
+                                self.ring.rotate_front(&mut self.reg.entries, idx);
+                            } else {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                            }
                         }
                         Trigger::Level => match held.as_deref_mut() {
                             Some(h) => {

@@ -37,6 +37,10 @@ pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
 /// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
 pub(crate) const KERNEL_BATCH: usize = 256;
 
+/// The default backend on Linux where it can run (else epoll): see `docs/BENCHMARKS.md` for the
+/// measurements behind the choice.
+const PREFERRED_ON_LINUX: BackendKind = BackendKind::Uring;
+
 /// Which kernel interface a set or a call uses.
 ///
 /// ```
@@ -59,9 +63,10 @@ pub enum BackendKind {
 }
 
 impl Default for BackendKind {
-    /// `WAITSET_BACKEND` when it is set to a known name; else io_uring where the kernel lets
-    /// this process use it, epoll where io_uring is missing or refused (an old kernel,
-    /// `kernel.io_uring_disabled`, a seccomp filter), poll(2) where there is no epoll.
+    /// `WAITSET_BACKEND` when it is set to a known name; else the system's first choice where
+    /// this process may use it (see [`WaitSetBuilder::backend`](crate::WaitSetBuilder::backend)),
+    /// epoll where io_uring is missing or refused (an old kernel, `kernel.io_uring_disabled`, a
+    /// seccomp filter), poll(2) where there is no epoll.
     ///
     /// ```
     /// use waitset::BackendKind;
@@ -83,7 +88,7 @@ impl Default for BackendKind {
 
 impl BackendKind {
     /// The backend named by the `WAITSET_BACKEND` environment variable (`uring`, `epoll` or
-    /// `poll`), if any. A name of a backend this system does not have yields `None`.
+    /// `poll`), if any. The name of a backend this system does not have yields `None`.
     ///
     /// ```
     /// use waitset::BackendKind;
@@ -105,10 +110,10 @@ impl BackendKind {
         }
     }
 
-    /// The first choice of this system, before asking whether it can run.
+    /// The system's first choice, before asking whether it can run.
     pub(crate) const fn preferred() -> BackendKind {
         if cfg!(target_os = "linux") {
-            BackendKind::Uring
+            PREFERRED_ON_LINUX
         } else if cfg!(target_os = "android") {
             BackendKind::Epoll
         } else {
@@ -116,8 +121,8 @@ impl BackendKind {
         }
     }
 
-    /// The backend a set made with the default gets here: the preferred one if it can run,
-    /// else epoll (asked once per process).
+    /// The backend a set made with the default gets here: the first choice if it can run, else
+    /// epoll (asked once per process).
     fn native() -> BackendKind {
         static NATIVE: std::sync::OnceLock<BackendKind> = std::sync::OnceLock::new();
         *NATIVE.get_or_init(|| match Sys::new(BackendKind::preferred()) {
@@ -133,20 +138,26 @@ impl BackendKind {
     /// use waitset::BackendKind;
     /// assert!(BackendKind::Poll.capabilities().level);
     /// assert!(!BackendKind::Poll.capabilities().edge);
-    /// let u = BackendKind::Uring.capabilities();
-    /// assert!(u.level && u.edge && u.oneshot);
     /// ```
     pub const fn capabilities(self) -> Capabilities {
         match self {
-            BackendKind::Epoll | BackendKind::Uring => Capabilities {
+            BackendKind::Epoll => Capabilities {
                 level: true,
                 edge: true,
                 oneshot: true,
+                pollable: true,
+            },
+            BackendKind::Uring => Capabilities {
+                level: true,
+                edge: true,
+                oneshot: true,
+                pollable: false,
             },
             BackendKind::Poll => Capabilities {
                 level: true,
                 edge: false,
                 oneshot: true,
+                pollable: false,
             },
         }
     }
@@ -204,6 +215,9 @@ pub struct Capabilities {
     pub edge: bool,
     /// One-shot: reported once, then disarmed until modified.
     pub oneshot: bool,
+    /// One descriptor stands for the whole set, so an outer event loop can watch it
+    /// ([`WaitSet::pollable`](crate::WaitSet::pollable)).
+    pub pollable: bool,
 }
 
 /// How an entry is reported.
@@ -298,6 +312,10 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<(), Errno>;
     /// Stop watching `fd`.
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno>;
+    /// Whether the registration of `fd`'s number still watches the file `fd` names now (false:
+    /// the watched file was closed and the number reused or closed). Changes nothing: in
+    /// particular an edge-triggered registration is not re-armed.
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool;
     /// Wait up to `timeout` (`None`: forever) for at most `max` reports, then hand them to `f`
     /// straight from the kernel's buffer, with no backend lock held (so `f` may lock the set).
     fn wait<R>(
@@ -308,14 +326,6 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
-    /// Whether the registration of `fd` still watches the file the number names now, where the
-    /// backend can tell without being asked through `modify`: `None` (epoll, poll(2)) means
-    /// "re-state it with `modify`, which answers `NOENT` for a file that was closed". io_uring
-    /// holds the registered *file*, not the number, so a number closed and reused never makes
-    /// its `modify` fail: it answers here instead.
-    fn same_file(&self, _fd: BorrowedFd<'_>) -> Option<bool> {
-        None
-    }
 }
 
 /// The backend of one set, dispatched statically.
@@ -331,7 +341,9 @@ pub(crate) enum Sys {
 
 impl Sys {
     /// The backend `requested` (`None`: the default, [`BackendKind::default`]) with a wake
-    /// channel for its set (under loom, the model backend and its channel, whatever the kind).
+    /// channel for its set: edge-triggered on epoll, messages to the ring on io_uring (edges
+    /// too), level-triggered tokens on poll(2) (under loom, the model backend and its channel,
+    /// which behaves as the kind's would).
     ///
     /// An explicit request (an argument, or `WAITSET_BACKEND`) for a backend that cannot run
     /// here fails with [`Error::Unavailable`](crate::Error::Unavailable); the default falls back
@@ -340,27 +352,33 @@ impl Sys {
         requested: Option<BackendKind>,
     ) -> crate::Result<(Sys, wake::WakeChannel)> {
         #[cfg(loom)]
-        {
-            let _ = requested;
-            let (b, c) = model::ModelBackend::new();
-            Ok((Sys::Model(b), c))
-        }
+        let (sys, channel) = {
+            let edge = requested.unwrap_or_default() != BackendKind::Poll;
+            let (b, c) = model::ModelBackend::new(edge);
+            (Sys::Model(b), c)
+        };
         #[cfg(not(loom))]
-        {
+        let (sys, channel) = {
             let sys = Sys::resolve(requested)?;
             #[cfg(target_os = "linux")]
             if let Sys::Uring(u) = &sys {
                 let channel = wake::WakeChannel::ring(u.wake_channel());
                 return Ok((sys, channel));
             }
-            let channel = wake::WakeChannel::new()?;
-            match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, Trigger::Level) {
-                Ok(()) => Ok((sys, channel)),
-                Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
-                Err(AddError::Refused) => {
-                    Err(crate::Error::NotSupported("wake channel not pollable"))
-                }
-            }
+            let edge = sys.kind() == BackendKind::Epoll;
+            let channel = wake::WakeChannel::new(edge)?;
+            (sys, channel)
+        };
+        // epoll has edges: the channel is written, never read; poll(2) has none: tokens.
+        let mode = if sys.kind() == BackendKind::Epoll {
+            Trigger::Edge
+        } else {
+            Trigger::Level
+        };
+        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, mode) {
+            Ok(()) => Ok((sys, channel)),
+            Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
+            Err(AddError::Refused) => Err(crate::Error::NotSupported("wake channel not pollable")),
         }
     }
 
@@ -396,6 +414,25 @@ impl Sys {
         }
     }
 
+    /// The backend's own descriptor (the epoll instance, the io_uring ring), which is never a
+    /// caller's descriptor.
+    pub(crate) fn own_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            #[cfg(all(target_os = "linux", not(loom)))]
+            Sys::Uring(u) => Some(u.fd()),
+            _ => self.pollable_fd(),
+        }
+    }
+
+    /// The one descriptor that stands for the whole set, where there is one (epoll).
+    pub(crate) fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Sys::Epoll(e) => Some(e.fd()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn kind(&self) -> BackendKind {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -404,7 +441,7 @@ impl Sys {
             Sys::Uring(_) => BackendKind::Uring,
             Sys::Poll(_) => BackendKind::Poll,
             #[cfg(loom)]
-            Sys::Model(_) => BackendKind::Poll,
+            Sys::Model(m) => m.kind(),
         }
     }
 }
@@ -449,6 +486,10 @@ impl Backend for Sys {
         dispatch!(self, b => b.delete(fd))
     }
     #[inline]
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        dispatch!(self, b => b.still_registered(fd))
+    }
+    #[inline]
     fn wait<R>(
         &self,
         max: usize,
@@ -460,9 +501,5 @@ impl Backend for Sys {
     #[inline]
     fn change_needs_wake(&self) -> bool {
         dispatch!(self, b => b.change_needs_wake())
-    }
-    #[inline]
-    fn same_file(&self, fd: BorrowedFd<'_>) -> Option<bool> {
-        dispatch!(self, b => b.same_file(fd))
     }
 }

@@ -55,11 +55,11 @@
 //!
 //! The set's wake channel ([`RingWake`]) is a message to the ring itself (`IORING_OP_MSG_RING`):
 //! posting a wake-up is one `io_uring_enter`, and the woken waiter finds the message in the
-//! completion ring; consuming a token is an atomic decrement, not a `read`.
+//! completion ring. A message is an edge, as epoll's edge-triggered eventfd is: the waiter that
+//! reaps it takes it, and nobody reads anything.
 
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -174,6 +174,8 @@ struct State {
     /// looked for its probe's answer), at most one per registration, handed to the next wait
     /// first: (descriptor, report).
     stash: Vec<(RawFd, Report)>,
+    /// A wake-up message was reaped outside a wait.
+    wake_stashed: bool,
     /// Level-triggered registrations reported outside a wait: the next wait re-arms them (and
     /// so reports those still ready) instead of handing out a report that may be stale.
     rearm_later: Vec<RawFd>,
@@ -186,8 +188,6 @@ struct State {
 pub(crate) struct Shared {
     ring: IoUring,
     state: Mutex<State>,
-    /// Wake tokens received as ring messages and not consumed yet (see [`RingWake`]).
-    wake_tokens: AtomicUsize,
 }
 
 /// The io_uring backend.
@@ -258,12 +258,18 @@ impl Uring {
                         slots: Vec::new(),
                         stash: Vec::new(),
                         rearm_later: Vec::new(),
+                        wake_stashed: false,
                         blocked: 0,
                     },
                 ),
-                wake_tokens: AtomicUsize::new(0),
             }),
         })
+    }
+
+    /// The ring's descriptor.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the ring's descriptor is open as long as `self.shared` (and so this borrow).
+        unsafe { BorrowedFd::borrow_raw(self.shared.fd()) }
     }
 
     /// The wake channel of a set on this ring.
@@ -408,37 +414,43 @@ impl Shared {
         }
     }
 
-    /// Reap completions: reports go to `out` (at most `max`), everything else updates the
-    /// state. Returns the number of reports written. Under the lock.
+    /// Reap what the ring holds and was posted after this wait entered the kernel (inline
+    /// completions of its submission, wake-ups while it blocked): reports go to `out`, at most
+    /// `max`; beyond that, edge and one-shot reports are stashed for the next wait and
+    /// level-triggered ones are left to their re-arm, which the next wait submits. Under the lock.
     fn reap(&self, st: &mut State, out: &mut [MaybeUninit<Report>], max: usize) -> usize {
-        self.reap_with(st, max, true, |i, r| {
-            out[i].write(r.1);
-        })
+        let mut n = 0;
+        self.reap_with(st, true, |st, fd, r, level| {
+            if n < max {
+                out[n].write(r);
+                n += 1;
+            } else if !level {
+                stash(st, fd, r);
+            }
+        });
+        n
     }
 
-    /// Reap everything outside a wait (`add` looking for its probe's answer): edge and one-shot
-    /// reports go to the stash, one per registration; level-triggered ones are re-armed by the
-    /// next wait. Under the lock.
-    fn reap_outside_wait(&self, st: &mut State) {
-        let mut got = Vec::new();
-        self.reap_with(st, usize::MAX, false, |_, r| got.push(r));
-        for r in got {
-            let (fd, report) = r;
-            let i = fd as usize;
-            let at = st.slots[i].stash;
-            if at != NO_STASH {
-                st.stash[at as usize].1.bits |= report.bits;
-            } else {
-                st.slots[i].stash = st.stash.len() as u32;
-                st.stash.push((fd, report));
-            }
-        }
+    /// Reap what was posted before this call (outside a wait, or at a wait's start): edge and
+    /// one-shot reports go to the stash, one per registration; level-triggered ones are not
+    /// handed out, since the descriptor may have been drained since the kernel posted them:
+    /// their re-arm, submitted by the next wait, reports them if they are still ready. Under the
+    /// lock.
+    fn reap_into_stash(&self, st: &mut State) {
+        self.reap_with(st, false, |st, fd, r, _| stash(st, fd, r));
     }
 
     /// Hand out up to `max` stashed reports. Under the lock.
     fn take_stash(&self, st: &mut State, out: &mut [MaybeUninit<Report>], max: usize) -> usize {
         let k = st.stash.len().min(max);
         let mut n = 0;
+        if std::mem::take(&mut st.wake_stashed) {
+            out[n].write(Report {
+                token: WAKE_TOKEN,
+                bits: IN,
+            });
+            n += 1;
+        }
         for j in 0..k {
             let (fd, r) = st.stash[j];
             let s = &mut st.slots[fd as usize];
@@ -467,56 +479,54 @@ impl Shared {
         }
     }
 
+    /// Reap every completion, handing each report to `out(state, fd, report, level)`.
     fn reap_with(
         &self,
         st: &mut State,
-        max: usize,
         in_wait: bool,
-        mut out: impl FnMut(usize, (RawFd, Report)),
-    ) -> usize {
-        let mut n = 0;
+        mut out: impl FnMut(&mut State, RawFd, Report, bool),
+    ) {
         loop {
-            let mut more_in_kernel = false;
+            let more_in_kernel;
             {
                 // SAFETY: the completion queue is only borrowed under the state lock, one at a
                 // time.
                 let mut cq = unsafe { self.ring.completion_shared() };
-                while n < max {
-                    let Some(cqe) = cq.next() else { break };
-                    if let Some(r) = self.absorb(st, &cqe, in_wait) {
-                        out(n, r);
-                        n += 1;
+                for cqe in &mut cq {
+                    if let Some((fd, r, level)) = self.absorb(st, &cqe, in_wait) {
+                        out(st, fd, r, level);
                     }
                 }
-                if n < max && cq.is_empty() {
-                    // SAFETY: as above, for the submission queue (only its flags are read).
-                    more_in_kernel = unsafe { self.ring.submission_shared() }.cq_overflow();
-                }
+                // SAFETY: as above, for the submission queue (only its flags are read).
+                more_in_kernel = unsafe { self.ring.submission_shared() }.cq_overflow();
             }
             if !more_in_kernel {
-                return n;
+                return;
             }
             // The completion ring overflowed: the kernel kept the rest; flush them into the ring.
             let _ = flush_overflow(self.fd());
         }
     }
 
-    /// One completion. Returns the report it makes, if any. Under the lock.
+    /// One completion. Returns the report it makes, if any, with whether it is of a
+    /// level-triggered registration. Under the lock.
     fn absorb(
         &self,
         st: &mut State,
         cqe: &cqueue::Entry,
         in_wait: bool,
-    ) -> Option<(RawFd, Report)> {
+    ) -> Option<(RawFd, Report, bool)> {
         let (tag, seq, fd) = split(cqe.user_data());
         let res = cqe.result();
         match tag {
-            Tag::Wake => {
-                if res > 0 {
-                    self.wake_tokens.fetch_add(res as usize, Ordering::AcqRel);
-                }
-                None
-            }
+            Tag::Wake => Some((
+                -1,
+                Report {
+                    token: WAKE_TOKEN,
+                    bits: IN,
+                },
+                false,
+            )),
             Tag::Ignore => None,
             Tag::Ack => {
                 let s = st.slots.get_mut(fd as usize)?;
@@ -582,19 +592,23 @@ impl Shared {
                             self.arm(st, fd); // the multishot ended (CQ overflow): re-arm
                         }
                     }
+                    Trigger::Level | Trigger::Oneshot if !in_wait => {
+                        // Posted before this wait: the descriptor may have been drained (or
+                        // gained other signals) since. Not handed out; re-armed instead, and the
+                        // submission of the wait reports it, with its current signals, if it
+                        // is still ready (epoll re-polls a ready item at epoll_wait the same
+                        // way). A one-shot registration stays armed until it is reported.
+                        self.cancel(st, fd); // `add`'s multishot probe, if still armed
+                        if !st.slots[i].rearm_later {
+                            st.slots[i].rearm_later = true;
+                            st.rearm_later.push(fd);
+                        }
+                        return None;
+                    }
                     Trigger::Level => {
                         // Re-armed one-shot: the next submission polls it again, and it
                         // completes at once while it is still ready.
                         self.cancel(st, fd); // `add`'s multishot probe, if still armed
-                        if !in_wait {
-                            // Not handed out now: the next wait's re-arm reports it if it is
-                            // still ready (and `add`s in a row do not re-poll it each time).
-                            if !st.slots[i].rearm_later {
-                                st.slots[i].rearm_later = true;
-                                st.rearm_later.push(fd);
-                            }
-                            return None;
-                        }
                         self.arm(st, fd);
                     }
                     Trigger::Oneshot => {
@@ -607,6 +621,7 @@ impl Shared {
                         token: slot.token,
                         bits,
                     },
+                    slot.mode == Trigger::Level,
                 ))
             }
         }
@@ -617,6 +632,28 @@ impl Shared {
         // SAFETY: used for one `fstat`; a closed number gives EBADF, which is the answer.
         let b = unsafe { BorrowedFd::borrow_raw(fd) };
         s.file.is_some() && FileId::of(b) == s.file
+    }
+}
+
+/// Keep an edge or one-shot report (or a wake-up, `fd < 0`) for the next wait: one per
+/// registration, the bits of several merged.
+fn stash(st: &mut State, fd: RawFd, report: Report) {
+    if fd < 0 {
+        st.wake_stashed = true;
+        return;
+    }
+    let i = fd as usize;
+    let at = st.slots[i].stash;
+    if at != NO_STASH {
+        let r = &mut st.stash[at as usize].1;
+        if r.token == report.token {
+            r.bits |= report.bits;
+        } else {
+            *r = report; // re-armed under a new token since: the old report is stale
+        }
+    } else {
+        st.slots[i].stash = st.stash.len() as u32;
+        st.stash.push((fd, report));
     }
 }
 
@@ -667,6 +704,9 @@ impl Backend for Uring {
         let sh = &*self.shared;
         let file = FileId::of(fd).ok_or(AddError::Sys(Errno::BADF))?;
         let raw = fd.as_raw_fd();
+        if raw == sh.fd() {
+            return Err(AddError::Sys(Errno::INVAL)); // the ring itself, as epoll answers for itself
+        }
         let i = raw as usize;
         let mut st = sh.state.lock();
         if st.slots.len() <= i {
@@ -705,7 +745,7 @@ impl Backend for Uring {
         );
         sh.submit(&st);
         loop {
-            sh.reap_outside_wait(&mut st);
+            sh.reap_into_stash(&mut st);
             match st.slots[i].probe {
                 Probe::Pending => {}
                 Probe::Armed => return Ok(()),
@@ -782,29 +822,28 @@ impl Backend for Uring {
     ) -> Result<R, Errno> {
         let sh = &*self.shared;
         let max = max.clamp(1, KERNEL_BATCH);
-        // One more than the batch: the wake channel's report.
+        // One more than the batch: a stashed wake-up.
         let mut buf = [MaybeUninit::<Report>::uninit(); KERNEL_BATCH + 1];
-        let mut n = 0;
         let mut st = sh.state.lock();
-        n += sh.take_stash(&mut st, &mut buf, max);
+        // What the ring held before this call: events (edge, one-shot) are handed out; the
+        // level-triggered registrations among them are re-armed, and reported by this wait's
+        // submission if they are still ready.
+        sh.reap_into_stash(&mut st);
+        let mut n = sh.take_stash(&mut st, &mut buf, max);
         sh.rearm_deferred(&mut st);
         let queued = sh.queued(&st);
-        let woken = sh.wake_tokens.load(Ordering::Acquire) > 0;
-        // SAFETY: the completion queue is only borrowed under the state lock, one at a time.
-        let cq_ready = !unsafe { sh.ring.completion_shared() }.is_empty();
-        let no_block = n > 0 || woken || cq_ready || timeout == Some(Duration::ZERO);
-        if queued > 0 && no_block {
-            // Re-arms of what the last wait reported (and other changes) go first: a
-            // level-triggered descriptor that is still ready completes during the submission.
-            sh.submit(&st);
-        }
-        n += sh.reap(&mut st, &mut buf[n..], max - n);
-        if n == 0 && !woken && timeout != Some(Duration::ZERO) {
-            // Block: submit what is queued and wait, with the deadline, in one call.
+        if n > 0 || timeout == Some(Duration::ZERO) {
+            if queued > 0 {
+                // Re-arms of what the last wait reported, and other changes: a level-triggered
+                // descriptor that is still ready completes during the submission.
+                sh.submit(&st);
+                n += sh.reap(&mut st, &mut buf[n..], max - n);
+            }
+        } else {
+            // Nothing yet: submit what is queued and wait, with the deadline, in one call.
             st.blocked += 1;
-            let to_submit = sh.queued(&st) as u32;
             drop(st);
-            let r = enter(sh.fd(), to_submit, 1, timeout);
+            let r = enter(sh.fd(), queued as u32, 1, timeout);
             st = sh.state.lock();
             st.blocked -= 1;
             match r {
@@ -814,13 +853,6 @@ impl Backend for Uring {
             n += sh.reap(&mut st, &mut buf[n..], max - n);
         }
         drop(st);
-        if sh.wake_tokens.load(Ordering::Acquire) > 0 {
-            buf[n].write(Report {
-                token: WAKE_TOKEN,
-                bits: IN,
-            });
-            n += 1;
-        }
         // SAFETY: the first `n` reports were written above.
         let reports = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<Report>(), n) };
         Ok(f(&mut Reports::List(reports.iter())))
@@ -830,47 +862,33 @@ impl Backend for Uring {
         false
     }
 
-    fn same_file(&self, fd: BorrowedFd<'_>) -> Option<bool> {
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        // The ring holds the registered file, not the number: compare identities (a `fstat`).
         let st = self.shared.state.lock();
         let raw = fd.as_raw_fd();
         match st.slots.get(raw as usize) {
-            Some(s) if s.live && !s.gone => Some(self.shared.same_file_now(s, raw)),
-            _ => Some(false),
+            Some(s) if s.live && !s.gone => self.shared.same_file_now(s, raw),
+            _ => false,
         }
     }
 }
 
-/// The wake channel of a set on the io_uring backend: wake-ups are messages to the ring.
+/// The wake channel of a set on the io_uring backend: a wake-up is a message to the ring
+/// (`IORING_OP_MSG_RING` to itself), one edge, taken by the waiter that reaps it; nothing is read.
 pub(crate) struct RingWake {
     shared: Arc<Shared>,
 }
 
 impl RingWake {
-    /// Post `tokens` wake-ups: one `MSG_RING` to the ring itself, carrying the count.
-    pub(crate) fn post(&self, tokens: usize) {
-        if tokens == 0 {
-            return;
-        }
+    /// Post one edge: one `io_uring_enter`, which also submits whatever changes are queued.
+    pub(crate) fn post(&self) {
         let sh = &*self.shared;
         let mut st = sh.state.lock();
-        let e = opcode::MsgRingData::new(
-            types::Fd(sh.fd()),
-            tokens.min(i32::MAX as usize) as i32,
-            user_data(Tag::Wake, 0, 0),
-            None,
-        )
-        .build()
-        .flags(squeue::Flags::SKIP_SUCCESS)
-        .user_data(user_data(Tag::Ignore, 0, 0));
+        let e = opcode::MsgRingData::new(types::Fd(sh.fd()), 1, user_data(Tag::Wake, 0, 0), None)
+            .build()
+            .flags(squeue::Flags::SKIP_SUCCESS)
+            .user_data(user_data(Tag::Ignore, 0, 0));
         sh.push(&mut st, e);
         sh.submit(&st);
-    }
-
-    /// Consume one token; false when none has arrived (yet).
-    pub(crate) fn take_one(&self) -> bool {
-        self.shared
-            .wake_tokens
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(1))
-            .is_ok()
     }
 }

@@ -1,26 +1,27 @@
 //! The wake channel of a set: how a thread that changes the set wakes threads blocked in the
 //! kernel on its behalf.
 //!
-//! A semaphore eventfd (a pipe where there is no eventfd) registered level-triggered in the set's
-//! backend under a reserved token. Wake-ups are *tokens*: each is consumed by exactly one waiter,
-//! so the channel is readable exactly until every woken waiter has seen it, and no waiter spins
-//! on a token meant for another. The accounting of who must consume a token is
-//! `set::delivery::WakeLedger`, kept under the set's lock; no syscall is made when nobody is
-//! blocked.
+//! An eventfd (a pipe where there is no eventfd) registered in the set's backend under a reserved
+//! token, used one of two ways (`set::delivery::WakeMode`): on epoll, registered edge-triggered,
+//! one write is one edge and nobody reads it; on poll(2), a semaphore eventfd (or pipe) holds
+//! tokens that woken waiters consume. The accounting is `set::delivery::WakeLedger`, kept under
+//! the set's lock; no syscall is made when nobody is blocked.
 //!
-//! On the io_uring backend the channel is a message to the ring instead
-//! ([`RingWake`](super::uring::RingWake)): the same tokens, counted in memory, so a woken waiter
-//! consumes its token without a `read`.
+//! On io_uring the channel is a message to the ring instead
+//! ([`RingWake`](super::uring::RingWake)): one message is one edge, taken by the waiter that
+//! reaps it, and there is no descriptor.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// The wake channel.
 pub(crate) struct WakeChannel {
     read: Option<OwnedFd>,
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    write: OwnedFd,
     #[cfg(target_os = "linux")]
     ring: Option<super::uring::RingWake>,
+    /// Edges (epoll): one write per wake-up, never read.
+    edge: bool,
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    write: OwnedFd,
 }
 
 impl WakeChannel {
@@ -30,21 +31,26 @@ impl WakeChannel {
         WakeChannel {
             read: None,
             ring: Some(ring),
+            edge: true,
         }
     }
 
-    pub(crate) fn new() -> crate::Result<WakeChannel> {
+    pub(crate) fn new(edge: bool) -> crate::Result<WakeChannel> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use rustix::event::{eventfd, EventfdFlags};
-            let fd = eventfd(
-                0,
-                EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK | EventfdFlags::SEMAPHORE,
-            )
-            .map_err(crate::Error::sys)?;
+            let flags = EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK;
+            let flags = if edge {
+                flags
+            } else {
+                flags | EventfdFlags::SEMAPHORE
+            };
+            let fd = eventfd(0, flags).map_err(crate::Error::sys)?;
             Ok(WakeChannel {
                 read: Some(fd),
+                #[cfg(target_os = "linux")]
                 ring: None,
+                edge,
             })
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -62,13 +68,14 @@ impl WakeChannel {
             Ok(WakeChannel {
                 read: Some(read),
                 write,
+                edge,
             })
         }
     }
 
     /// The fd to watch for readability (a channel made by [`WakeChannel::new`]).
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.read.as_ref().expect("an fd channel").as_fd()
+        self.read.as_ref().expect("a descriptor channel").as_fd()
     }
 
     /// Post `tokens` wake-ups (0: nothing, no syscall).
@@ -78,11 +85,16 @@ impl WakeChannel {
         }
         #[cfg(target_os = "linux")]
         if let Some(ring) = &self.ring {
-            return ring.post(tokens);
+            return ring.post();
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            let _ = rustix::io::write(self.fd(), &(tokens as u64).to_ne_bytes());
+            let n = if self.edge { 1u64 } else { tokens as u64 };
+            if let Err(rustix::io::Errno::AGAIN) = rustix::io::write(self.fd(), &n.to_ne_bytes()) {
+                // The counter is full (after 2^64 - 2 edges): reset it, then write the edge.
+                let _ = rustix::io::read(self.fd(), &mut [0u8; 8]);
+                let _ = rustix::io::write(self.fd(), &n.to_ne_bytes());
+            }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
@@ -101,8 +113,8 @@ impl WakeChannel {
     /// decided the wake-up but not written it yet (see `WakeLedger::token_not_yet_posted`).
     pub(crate) fn take_one(&self) -> bool {
         #[cfg(target_os = "linux")]
-        if let Some(ring) = &self.ring {
-            return ring.take_one();
+        if self.ring.is_some() {
+            return false; // edges: there is never a token to take
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
