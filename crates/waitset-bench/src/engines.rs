@@ -9,13 +9,21 @@
 //! * polling: one-shot, as polling's default mode is; every delivered event is re-armed with
 //!   [`polling::Poller::modify`] after the handler ran — that `epoll_ctl` is polling's real cost.
 //!   [`PollingLevel`] is polling's optional level mode, shown where it is informative.
+//! * raw io_uring: a multishot `IORING_OP_POLL_ADD` per descriptor, completions reaped from the
+//!   ring without entering the kernel while there are any, `io_uring_enter` only to block: the
+//!   floor of a readiness design on io_uring (edge-like: a multishot poll completes on
+//!   wake-ups).
+//!
+//! waitset appears on each backend, with level-triggered entries (the default), edge-triggered
+//! ones (`[.., edge]`) or one-shot ones re-armed with `modify` after every event
+//! (`[.., oneshot]`).
 
 use std::mem::MaybeUninit;
 use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::event::epoll::{self, EventData, EventFlags};
-use waitset::{BackendKind, Deadline, Signals, Source, WaitResult, WaitSet};
+use waitset::{BackendKind, Deadline, Signals, Source, Trigger, WaitResult, WaitSet};
 
 use crate::Error;
 
@@ -32,16 +40,23 @@ pub(crate) trait Reactor<'a> {
 pub(crate) struct WaitSetReactor {
     set: WaitSet,
     buf: Vec<WaitResult>,
+    trigger: Trigger,
 }
 
 impl WaitSetReactor {
-    pub(crate) fn new(backend: BackendKind, cap: usize, entries: usize) -> Result<Self, Error> {
+    pub(crate) fn new(
+        backend: BackendKind,
+        cap: usize,
+        entries: usize,
+        trigger: Trigger,
+    ) -> Result<Self, Error> {
         Ok(WaitSetReactor {
             set: WaitSet::builder()
                 .backend(backend)
                 .capacity(entries)
                 .build()?,
             buf: vec![WaitResult::default(); cap],
+            trigger,
         })
     }
 }
@@ -51,8 +66,12 @@ impl<'a> Reactor<'a> for WaitSetReactor {
         // SAFETY: the descriptor is borrowed for 'a, which outlives this reactor and its set:
         // it is closed only after the set is gone.
         unsafe {
-            self.set
-                .add(token as u64, Source::fd(&fd), Signals::READABLE)?
+            self.set.add_with(
+                token as u64,
+                Source::fd(&fd),
+                Signals::READABLE,
+                self.trigger,
+            )?
         };
         Ok(())
     }
@@ -62,6 +81,93 @@ impl<'a> Reactor<'a> for WaitSetReactor {
         let n = self.set.wait(Deadline::INFINITE, &mut self.buf)?;
         for r in &self.buf[..n] {
             f(r.cookie as usize);
+            if self.trigger == Trigger::Oneshot {
+                // Re-armed after the handler ran, as polling's one-shot mode is.
+                self.set.modify(r.cookie, Signals::READABLE)?;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Raw io_uring: a multishot poll per descriptor, completions reaped from the ring, the kernel
+/// entered only to block (or to re-arm a multishot poll the kernel ended).
+pub(crate) struct UringReactor<'a> {
+    ring: io_uring::IoUring,
+    fds: Vec<Option<BorrowedFd<'a>>>,
+    /// Polls the kernel ended (no `IORING_CQE_F_MORE`) to re-arm before the next wait.
+    rearm: Vec<usize>,
+}
+
+impl UringReactor<'_> {
+    pub(crate) fn new(entries: usize) -> Result<Self, Error> {
+        let ring = io_uring::IoUring::builder()
+            .setup_cqsize((entries.max(256) * 2).next_power_of_two().min(1 << 16) as u32)
+            .setup_submit_all()
+            .build(256)?;
+        Ok(UringReactor {
+            ring,
+            fds: Vec::new(),
+            rearm: Vec::new(),
+        })
+    }
+
+    fn arm(&mut self, token: usize) -> Result<(), Error> {
+        let fd = self.fds[token].expect("registered").as_raw_fd();
+        let e = io_uring::opcode::PollAdd::new(io_uring::types::Fd(fd), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(token as u64);
+        loop {
+            // SAFETY: the entry refers to no memory; the descriptor outlives the ring ('a).
+            if unsafe { self.ring.submission().push(&e) }.is_ok() {
+                return Ok(());
+            }
+            self.ring.submit()?;
+        }
+    }
+}
+
+impl<'a> Reactor<'a> for UringReactor<'a> {
+    fn register(&mut self, fd: BorrowedFd<'a>, token: usize) -> Result<(), Error> {
+        if self.fds.len() <= token {
+            self.fds.resize(token + 1, None);
+        }
+        self.fds[token] = Some(fd);
+        self.arm(token)?;
+        self.ring.submit()?;
+        Ok(())
+    }
+
+    #[inline]
+    fn wait(&mut self, f: &mut impl FnMut(usize)) -> Result<usize, Error> {
+        while let Some(t) = self.rearm.pop() {
+            self.arm(t)?;
+        }
+        if self.ring.completion().is_empty() {
+            loop {
+                match self.ring.submit_and_wait(1) {
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                    r => {
+                        r?;
+                        break;
+                    }
+                };
+            }
+        } else if !self.ring.submission().is_empty() {
+            self.ring.submit()?;
+        }
+        let mut n = 0;
+        let mut cq = self.ring.completion();
+        for cqe in &mut cq {
+            let token = cqe.user_data() as usize;
+            if !io_uring::cqueue::more(cqe.flags()) {
+                self.rearm.push(token);
+            }
+            if cqe.result() > 0 {
+                f(token);
+                n += 1;
+            }
         }
         Ok(n)
     }
@@ -226,6 +332,16 @@ pub(crate) enum Kind {
     WaitSetEpoll,
     /// waitset WaitSet on the poll(2) backend.
     WaitSetPoll,
+    /// waitset WaitSet on the io_uring backend, level-triggered entries (the default).
+    WaitSetUring,
+    /// waitset WaitSet on the io_uring backend, edge-triggered entries.
+    WaitSetUringEdge,
+    /// waitset WaitSet on epoll, one-shot entries re-armed with `modify` after every event.
+    WaitSetEpollOneshot,
+    /// waitset WaitSet on io_uring, one-shot entries re-armed with `modify` after every event.
+    WaitSetUringOneshot,
+    /// Raw io_uring: multishot polls reaped from the ring.
+    Uring,
     /// Raw epoll, level-triggered.
     Epoll,
     /// mio, edge-triggered.
@@ -242,6 +358,11 @@ impl Kind {
         match self {
             Kind::WaitSetEpoll => "waitset [epoll]",
             Kind::WaitSetPoll => "waitset [poll]",
+            Kind::WaitSetUring => "waitset [uring]",
+            Kind::WaitSetUringEdge => "waitset [uring, edge]",
+            Kind::WaitSetEpollOneshot => "waitset [epoll, oneshot]",
+            Kind::WaitSetUringOneshot => "waitset [uring, oneshot]",
+            Kind::Uring => "raw io_uring",
             Kind::Epoll => "raw epoll",
             Kind::Mio => "mio",
             Kind::Polling => "polling [oneshot]",
@@ -265,8 +386,43 @@ pub(crate) fn with_reactor<'a, B: WithReactor<'a>>(
     body: B,
 ) -> Result<B::Out, Error> {
     match kind {
-        Kind::WaitSetEpoll => body.call(WaitSetReactor::new(BackendKind::Epoll, cap, entries)?),
-        Kind::WaitSetPoll => body.call(WaitSetReactor::new(BackendKind::Poll, cap, entries)?),
+        Kind::WaitSetEpoll => body.call(WaitSetReactor::new(
+            BackendKind::Epoll,
+            cap,
+            entries,
+            Trigger::Level,
+        )?),
+        Kind::WaitSetPoll => body.call(WaitSetReactor::new(
+            BackendKind::Poll,
+            cap,
+            entries,
+            Trigger::Level,
+        )?),
+        Kind::WaitSetUring => body.call(WaitSetReactor::new(
+            BackendKind::Uring,
+            cap,
+            entries,
+            Trigger::Level,
+        )?),
+        Kind::WaitSetUringEdge => body.call(WaitSetReactor::new(
+            BackendKind::Uring,
+            cap,
+            entries,
+            Trigger::Edge,
+        )?),
+        Kind::WaitSetEpollOneshot => body.call(WaitSetReactor::new(
+            BackendKind::Epoll,
+            cap,
+            entries,
+            Trigger::Oneshot,
+        )?),
+        Kind::WaitSetUringOneshot => body.call(WaitSetReactor::new(
+            BackendKind::Uring,
+            cap,
+            entries,
+            Trigger::Oneshot,
+        )?),
+        Kind::Uring => body.call(UringReactor::new(entries)?),
         Kind::Epoll => body.call(EpollReactor::new(cap)?),
         Kind::Mio => body.call(MioReactor::new(cap)?),
         Kind::Polling => body.call(PollingReactor::new(cap, false)?),

@@ -10,6 +10,7 @@
 //! | id | workload | unit |
 //! |---|---|---|
 //! | 1a, 1b | libevent "pipes" chain over N socketpairs, 1 or 100 active | ns/event |
+//! | 1c | the chain with 1 active, one-shot entries re-armed after every event | ns/event |
 //! | 2 | N idle socketpairs + 1 active pair ping-ponged | ns/wait |
 //! | 3 | 1,000 level-triggered fds all ready, results buffer 1,024 | ns/result |
 //! | 4 | cross-thread wake round trip | ns/round trip |

@@ -310,6 +310,53 @@ impl Report {
                 });
             }
         }
+        // Issue 10: the io_uring backend against raw epoll and raw io_uring.
+        use crate::engines::Kind;
+        for id in ["1a", "1b"] {
+            let Some(w) = self.workload(id) else { continue };
+            for n in w.params() {
+                let ep = w.entry(Kind::Epoll.name(), n);
+                let ur = w.entry(Kind::Uring.name(), n);
+                for k in [Kind::WaitSetUringEdge, Kind::WaitSetUring] {
+                    let Some(ws) = w.entry(k.name(), n) else {
+                        continue;
+                    };
+                    if let Some(ep) = ep {
+                        let r = ws.median / ep.median;
+                        let want = if id == "1a" { 0.98 } else { 1.0 };
+                        out.push(Goal {
+                            goal: format!("{id} N={n}: {} <= {want:.2}x raw epoll", k.name()),
+                            measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, ep.median),
+                            met: r <= want,
+                        });
+                    }
+                    if let (Some(ur), "1a") = (ur, id) {
+                        let r = ws.median / ur.median;
+                        out.push(Goal {
+                            goal: format!("{id} N={n}: {} <= 1.02x raw io_uring", k.name()),
+                            measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, ur.median),
+                            met: r <= 1.02,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(w) = self.workload("1c") {
+            for n in w.params() {
+                let (Some(u), Some(e)) = (
+                    w.entry(Kind::WaitSetUringOneshot.name(), n),
+                    w.entry(Kind::WaitSetEpollOneshot.name(), n),
+                ) else {
+                    continue;
+                };
+                let r = u.median / e.median;
+                out.push(Goal {
+                    goal: format!("1c N={n}: one-shot re-arms on uring cheaper than on epoll"),
+                    measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", u.median, e.median),
+                    met: r < 1.0,
+                });
+            }
+        }
         if let Some(w) = self.workload("1a") {
             for n in w.params() {
                 let (Some(ws), Some(p)) = (
@@ -356,6 +403,19 @@ impl Report {
                     measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, m.median),
                     met: r <= 1.0,
                 });
+            }
+            for name in ["waitset Event [uring]", "waitset Event [uring, edge]"] {
+                if let (Some(ws), Some(m)) = (
+                    w.entries.iter().find(|e| e.engine == name),
+                    w.entries.iter().find(|e| e.engine == "mio Waker"),
+                ) {
+                    let r = ws.median / m.median;
+                    out.push(Goal {
+                        goal: format!("4: {name} round trip no slower than mio's Waker"),
+                        measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, m.median),
+                        met: r <= 1.0,
+                    });
+                }
             }
         }
         if let Some(w) = self.workload("5a") {

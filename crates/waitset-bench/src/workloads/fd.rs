@@ -24,13 +24,33 @@ where
 /// Workload 1: the classic libevent `bench` over socketpairs. `active` bytes circulate; each
 /// readable event reads its byte and writes one byte to the next pair.
 pub(crate) fn pipes(ctx: &mut Ctx<'_>, id: &str, active: usize) -> Result<Workload, Error> {
-    let mut wl = Workload::new(
+    pipes_with(ctx, id, active, Kind::WaitSetEpoll, &[])
+}
+
+/// Workload 1c: the chain with 1 active, every entry one-shot and re-armed after its event.
+pub(crate) fn pipes_rearm(ctx: &mut Ctx<'_>, id: &str) -> Result<Workload, Error> {
+    pipes_with(
+        ctx,
         id,
-        super::title(id),
-        "ns/event",
-        "N",
-        Kind::WaitSetEpoll.name(),
-    );
+        1,
+        Kind::WaitSetEpollOneshot,
+        &[
+            Kind::WaitSetEpollOneshot,
+            Kind::WaitSetUringOneshot,
+            Kind::Polling,
+            Kind::Epoll,
+        ],
+    )
+}
+
+fn pipes_with(
+    ctx: &mut Ctx<'_>,
+    id: &str,
+    active: usize,
+    reference: Kind,
+    only: &[Kind],
+) -> Result<Workload, Error> {
+    let mut wl = Workload::new(id, super::title(id), "ns/event", "N", reference.name());
     wl.scaling = true;
     wl.notes.push(format!(
         "{} events per sample (or {} ms, whichever comes first); each event = one read + one write on socketpairs, plus the engine's \
@@ -40,7 +60,9 @@ pub(crate) fn pipes(ctx: &mut Ctx<'_>, id: &str, active: usize) -> Result<Worklo
     ));
     wl.notes.push(
         "mio is edge-triggered and drains with a short read; polling is one-shot and re-arms \
-         every event with epoll_ctl(MOD) (its default mode)"
+         every event with epoll_ctl(MOD) (its default mode); raw io_uring is a multishot poll \
+         per socketpair reaped from the ring; waitset [uring, edge] has edge-triggered entries, \
+         waitset [.., oneshot] one-shot entries re-armed with modify() after every event"
             .into(),
     );
     let sizes = ctx.sizes.clone();
@@ -49,9 +71,20 @@ pub(crate) fn pipes(ctx: &mut Ctx<'_>, id: &str, active: usize) -> Result<Worklo
         let active = active.min(n);
         let events = sizes.pipes_events;
         let cap = sizes.sample_cap;
-        let mut kinds = vec![Kind::WaitSetEpoll, Kind::Epoll, Kind::Mio, Kind::Polling];
+        let mut kinds = vec![
+            Kind::WaitSetEpoll,
+            Kind::Epoll,
+            Kind::Mio,
+            Kind::Polling,
+            Kind::WaitSetUring,
+            Kind::WaitSetUringEdge,
+            Kind::Uring,
+        ];
         if n <= sizes.poll_backend_max_n {
             kinds.push(Kind::WaitSetPoll);
+        }
+        if !only.is_empty() {
+            kinds = only.to_vec();
         }
         let pool = &pool;
         let engines = kinds
@@ -136,7 +169,14 @@ pub(crate) fn idle(ctx: &mut Ctx<'_>, id: &str) -> Result<Workload, Error> {
         let pool = fds::pairs(n + 1)?;
         let waits = sizes.idle_waits;
         let cap = sizes.sample_cap;
-        let mut kinds = vec![Kind::WaitSetEpoll, Kind::Epoll, Kind::Mio, Kind::Polling];
+        let mut kinds = vec![
+            Kind::WaitSetEpoll,
+            Kind::Epoll,
+            Kind::Mio,
+            Kind::Polling,
+            Kind::WaitSetUring,
+            Kind::Uring,
+        ];
         if n <= sizes.poll_backend_max_n {
             kinds.push(Kind::WaitSetPoll);
         }
@@ -221,6 +261,7 @@ pub(crate) fn many_ready(ctx: &mut Ctx<'_>, id: &str) -> Result<Workload, Error>
         Kind::Polling,
         Kind::PollingLevel,
         Kind::WaitSetPoll,
+        Kind::WaitSetUring,
     ];
     let engines = kinds
         .into_iter()

@@ -18,6 +18,10 @@ use crate::Error;
 pub(crate) const LIST: &[(&str, &str)] = &[
     ("1a", "libevent pipes chain, 1 active"),
     ("1b", "libevent pipes chain, 100 active"),
+    (
+        "1c",
+        "libevent pipes chain, 1 active, one-shot entries re-armed after every event",
+    ),
     ("2", "idle scaling: N idle socketpairs + 1 active pair"),
     (
         "3",
@@ -50,6 +54,7 @@ pub(crate) fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<Workload, Error> {
     match id {
         "1a" => fd::pipes(ctx, id, 1),
         "1b" => fd::pipes(ctx, id, 100),
+        "1c" => fd::pipes_rearm(ctx, id),
         "2" => fd::idle(ctx, id),
         "3" => fd::many_ready(ctx, id),
         "4" => wake::round_trip(ctx, id),

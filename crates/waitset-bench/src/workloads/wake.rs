@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use waitset::{Deadline, Event, Signals, Source, Trigger, WaitResult, WaitSet};
+use waitset::{BackendKind, Deadline, Event, Signals, Source, Trigger, WaitResult, WaitSet};
 
 use crate::harness::{per, Ctx, Runner};
 use crate::report::Workload;
@@ -19,13 +19,14 @@ pub(crate) fn round_trip(ctx: &mut Ctx<'_>, id: &str) -> Result<Workload, Error>
     wl.notes.push(format!(
         "{rounds} round trips per sample between two threads that both block; waitset Event: \
          B waits on a WaitSet holding the Event (level-triggered, the default), clears it and \
-         raises A's; [edge] is the same with Trigger::Edge; mio: Poll + Waker; polling: \
-         Poller::notify"
+         raises A's; [edge] is the same with Trigger::Edge; waitset Event is on epoll, \
+         [uring] on io_uring (its wake-up is a message to the ring); mio: Poll + Waker; \
+         polling: Poller::notify"
     ));
     let engines: Vec<Runner<'_>> = vec![
         (
             reference.into(),
-            Box::new(move || waitset_events(rounds, Trigger::Level)),
+            Box::new(move || waitset_events(rounds, BackendKind::Epoll, Trigger::Level)),
         ),
         ("mio Waker".into(), Box::new(move || mio_waker(rounds))),
         (
@@ -34,7 +35,15 @@ pub(crate) fn round_trip(ctx: &mut Ctx<'_>, id: &str) -> Result<Workload, Error>
         ),
         (
             "waitset Event [edge]".into(),
-            Box::new(move || waitset_events(rounds, Trigger::Edge)),
+            Box::new(move || waitset_events(rounds, BackendKind::Epoll, Trigger::Edge)),
+        ),
+        (
+            "waitset Event [uring]".into(),
+            Box::new(move || waitset_events(rounds, BackendKind::Uring, Trigger::Level)),
+        ),
+        (
+            "waitset Event [uring, edge]".into(),
+            Box::new(move || waitset_events(rounds, BackendKind::Uring, Trigger::Edge)),
         ),
     ];
     let entries = ctx.interleave(2, engines)?;
@@ -64,9 +73,10 @@ fn pair_of_threads(
     })
 }
 
-fn waitset_events(rounds: u64, trigger: Trigger) -> Result<f64, Error> {
+fn waitset_events(rounds: u64, backend: BackendKind, trigger: Trigger) -> Result<f64, Error> {
     let (ea, eb) = (Event::new(), Event::new());
-    let (sa, sb) = (WaitSet::new()?, WaitSet::new()?);
+    let set = || WaitSet::builder().backend(backend).build();
+    let (sa, sb) = (set()?, set()?);
     sa.add_with(0, Source::from(&ea), Signals::USER_0, trigger)?;
     sb.add_with(0, Source::from(&eb), Signals::USER_0, trigger)?;
     let elapsed = pair_of_threads(
