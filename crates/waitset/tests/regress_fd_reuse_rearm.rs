@@ -8,7 +8,9 @@
 //! reported as anything but `Satisfied` with the new file's readiness.
 //!
 //! Run on epoll only: the poll backend keeps watching the number itself (poll(2) has no
-//! registration that a close could remove), see REGRESSIONS.md.
+//! registration that a close could remove), see REGRESSIONS.md; io_uring re-arms by number, so
+//! a number closed and reused between a report and its re-arm is the window docs/SEMANTICS.md
+//! describes ("The ring holds the file, not the number").
 
 mod util;
 
