@@ -421,7 +421,7 @@ impl KeptInterest {
     fn add(&mut self, fd: BorrowedFd<'_>, idx: u32, events: PollFlags) -> Result<()> {
         let bits = events.bits() as u16 as Bits;
         let raw = fd.as_raw_fd();
-        if self.sys.own_fd().is_some_and(|own| own.as_raw_fd() == raw) {
+        if self.sys.owns_fd(raw) {
             // The number of the set's own instance: not the caller's descriptor.
             return Err(Error::BadHandle);
         }

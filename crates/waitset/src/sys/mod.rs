@@ -414,13 +414,14 @@ impl Sys {
         }
     }
 
-    /// The backend's own descriptor (the epoll instance, the io_uring ring), which is never a
-    /// caller's descriptor.
-    pub(crate) fn own_fd(&self) -> Option<BorrowedFd<'_>> {
+    /// Whether `fd` is one of the backend's own descriptors (the epoll instance; io_uring's ring
+    /// and its epoll instance), which are never a caller's.
+    pub(crate) fn owns_fd(&self, fd: std::os::fd::RawFd) -> bool {
+        use std::os::fd::AsRawFd;
         match self {
             #[cfg(all(target_os = "linux", not(loom)))]
-            Sys::Uring(u) => Some(u.fd()),
-            _ => self.pollable_fd(),
+            Sys::Uring(u) => u.owns_fd(fd),
+            _ => self.pollable_fd().is_some_and(|own| own.as_raw_fd() == fd),
         }
     }
 

@@ -16,27 +16,29 @@
 //!
 //! * **Edge**: a multishot poll. It completes on the kernel's wake-ups, once per wake-up, and
 //!   stays armed: no system call per event at all.
-//! * **Level**: io_uring reports wake-ups, not state, so a level-triggered descriptor is armed
-//!   as a one-shot poll and re-armed after every report; the re-arm is queued and submitted with
-//!   the next wait's `io_uring_enter`, where the kernel polls the descriptor again and completes
-//!   at once if it is still ready. That is what epoll does for a level-triggered descriptor on
-//!   every `epoll_wait`, and it costs the same: the wait after a report enters the kernel once
-//!   (to submit the re-arms, and to block if nothing is ready). Only the waits that follow no
-//!   report of a level-triggered descriptor are free of system calls.
+//! * **Level**: io_uring reports wake-ups, not state, and a level-triggered descriptor must be
+//!   reported on every wait while it is ready. Re-arming a one-shot poll after every report
+//!   gives exactly that, but costs a poll request per event (measured 1.26x epoll in the chain).
+//!   So level-triggered registrations live in an epoll instance owned by the backend, and the
+//!   ring watches that instance with one multishot poll: a wait that finds the instance ready
+//!   (its poll completed, or the last `epoll_wait` returned something) reads it with a
+//!   non-blocking `epoll_wait`, which re-polls every ready descriptor as epoll always does. The
+//!   level rules are epoll's, exactly, at epoll's cost; edge-triggered and one-shot
+//!   registrations, wake-ups and the deadline stay in the ring.
 //! * **One-shot**: a one-shot poll, re-armed by `modify`; the re-arm is queued and goes to the
 //!   kernel with the next submission, so a re-armed entry costs no system call of its own.
 //!
 //! # Synchronous answers
 //!
-//! `add` answers at once, as `epoll_ctl` does: the descriptor's identity is read with `fstat`
-//! (`EBADF` for a closed number) and the poll request is submitted in the same call, as a
-//! multishot probe followed by a `NOP`. A file the kernel cannot poll (no `->poll`: regular files,
+//! `add` answers at once, as `epoll_ctl` does (a level-triggered one *is* an `epoll_ctl`). For a
+//! ring poll the descriptor's identity is read with `fstat` (`EBADF` for a closed number) and the
+//! poll request is submitted in the same call, as a multishot probe followed by a `NOP`. A file the kernel cannot poll (no `->poll`: regular files,
 //! directories, `/dev/null`; the files epoll refuses with `EPERM`) completes the probe at once
 //! with no `IORING_CQE_F_MORE`, ahead of the NOP's completion: that is [`AddError::Refused`],
 //! and the engine's one "always ready" rule applies. The probe of a level-triggered or one-shot
 //! registration becomes a one-shot poll at its first report.
 //!
-//! # What io_uring does differently from epoll
+//! # What io_uring does differently from epoll (edge-triggered and one-shot registrations)
 //!
 //! * A poll request holds a reference to its *file*, not to the number: a descriptor closed
 //!   without being removed (misuse of [`Source::fd`](crate::Source::fd)) stays open inside the
@@ -59,11 +61,12 @@
 //! reaps it takes it, and nobody reads anything.
 
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::io::Errno;
 
 use super::{AddError, Backend, Report, Reports, Trigger, KERNEL_BATCH, WAKE_TOKEN};
@@ -91,6 +94,9 @@ enum Tag {
 }
 
 const SEQ_MASK: u32 = (1 << 30) - 1;
+
+/// The `seq` of the epoll instance's poll (tag `Wake`; wake-up messages carry 0).
+const EPOLL_SEQ: u32 = 1;
 
 #[inline]
 fn user_data(tag: Tag, seq: u32, fd: RawFd) -> u64 {
@@ -145,6 +151,8 @@ struct Slot {
     /// Level-triggered: reported while `add` was reaping; re-armed by the next wait, whose
     /// submission tells whether it is still ready.
     rearm_later: bool,
+    /// Registered in the backend's epoll instance (level-triggered), not as a ring poll.
+    in_epoll: bool,
 }
 
 const NO_STASH: u32 = u32::MAX;
@@ -163,6 +171,7 @@ impl Slot {
         file: None,
         stash: NO_STASH,
         rearm_later: false,
+        in_epoll: false,
     };
 }
 
@@ -182,11 +191,22 @@ struct State {
     /// Threads inside a blocking `io_uring_enter`: while there is one, a queued change is
     /// submitted at once, since the blocked thread will not submit it.
     blocked: usize,
+    /// The epoll instance may have ready descriptors: its poll in the ring completed, or the
+    /// last `epoll_wait` returned some (level-triggered: they are reported again while ready).
+    epoll_ready: bool,
+    /// The epoll instance's poll in the ring is armed (it is multishot; re-armed if the kernel
+    /// ends it).
+    epoll_armed: bool,
+    /// Registrations in the epoll instance.
+    in_epoll: usize,
 }
 
 /// What a ring's users share: the ring, its state, and the wake tokens of its set.
 pub(crate) struct Shared {
     ring: IoUring,
+    /// Level-triggered registrations: an epoll instance, itself watched by a multishot poll in
+    /// the ring (see the module docs).
+    epoll: OwnedFd,
     state: Mutex<State>,
 }
 
@@ -249,9 +269,11 @@ impl Uring {
                 "IORING_OP_MSG_RING (Linux >= 5.18)",
             )));
         }
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(crate::Error::sys)?;
         Ok(Uring {
             shared: Arc::new(Shared {
                 ring,
+                epoll,
                 state: Mutex::new(
                     Rank::Backend,
                     State {
@@ -260,16 +282,18 @@ impl Uring {
                         rearm_later: Vec::new(),
                         wake_stashed: false,
                         blocked: 0,
+                        epoll_ready: false,
+                        epoll_armed: false,
+                        in_epoll: 0,
                     },
                 ),
             }),
         })
     }
 
-    /// The ring's descriptor.
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the ring's descriptor is open as long as `self.shared` (and so this borrow).
-        unsafe { BorrowedFd::borrow_raw(self.shared.fd()) }
+    /// Whether `fd` is the ring's descriptor or its epoll instance's.
+    pub(crate) fn owns_fd(&self, fd: RawFd) -> bool {
+        fd == self.shared.fd() || fd == self.shared.epoll.as_raw_fd()
     }
 
     /// The wake channel of a set on this ring.
@@ -382,6 +406,46 @@ impl Shared {
             // wait submits them.
             let _ = enter(self.fd(), n as u32, 0, None);
         }
+    }
+
+    /// Arm the multishot poll on the epoll instance, if it is not armed (it stays armed; the
+    /// kernel ends it only on a completion-queue overflow or when its submitting thread exits).
+    /// Under the lock.
+    fn arm_epoll(&self, st: &mut State) {
+        if st.epoll_armed {
+            return;
+        }
+        st.epoll_armed = true;
+        let e = opcode::PollAdd::new(types::Fd(self.epoll.as_raw_fd()), IN)
+            .multi(true)
+            .build()
+            .user_data(user_data(Tag::Wake, EPOLL_SEQ, -1));
+        self.push(st, e);
+    }
+
+    /// Read the epoll instance without blocking: up to `max` level-triggered reports into
+    /// `out`. Under the lock (a non-blocking call).
+    fn epoll_reports(&self, st: &mut State, out: &mut [MaybeUninit<Report>], max: usize) -> usize {
+        if !st.epoll_ready || max == 0 {
+            return 0;
+        }
+        let mut evs = [MaybeUninit::<epoll::Event>::uninit(); KERNEL_BATCH];
+        let room = max.min(KERNEL_BATCH);
+        let got = match epoll::wait(&self.epoll, &mut evs[..room], Some(&ZERO_TS)) {
+            Ok((evs, _)) => evs,
+            Err(_) => return 0, // EINTR: the next wait asks again (epoll_ready stays set)
+        };
+        // Level-triggered: what is still ready is reported again by the next call, so keep
+        // asking while there is anything; an empty answer waits for the next completion.
+        st.epoll_ready = !got.is_empty();
+        for (i, ev) in got.iter().enumerate() {
+            let (data, flags) = (ev.data, ev.flags);
+            out[i].write(Report {
+                token: data.u64(),
+                bits: flags.bits(),
+            });
+        }
+        got.len()
     }
 
     /// Arm `fd`'s poll for its mode under a new sequence number. Under the lock.
@@ -519,6 +583,15 @@ impl Shared {
         let (tag, seq, fd) = split(cqe.user_data());
         let res = cqe.result();
         match tag {
+            Tag::Wake if seq == EPOLL_SEQ => {
+                // The epoll instance of the level-triggered registrations has something ready
+                // (or its poll was ended by the kernel: asking epoll is right either way).
+                st.epoll_ready = true;
+                if !cqueue::more(cqe.flags()) {
+                    st.epoll_armed = false; // re-armed by the next wait
+                }
+                None
+            }
             Tag::Wake => Some((
                 -1,
                 Report {
@@ -668,8 +741,27 @@ impl Drop for Shared {
                 self.cancel(&mut st, fd as RawFd);
             }
         }
+        if st.epoll_armed {
+            let e = opcode::PollRemove::new(user_data(Tag::Wake, EPOLL_SEQ, -1))
+                .build()
+                .flags(squeue::Flags::SKIP_SUCCESS)
+                .user_data(user_data(Tag::Ignore, 0, -1));
+            self.push(&mut st, e);
+        }
         self.submit(&st);
     }
+}
+
+/// A zero timeout for `epoll_wait`.
+const ZERO_TS: rustix::time::Timespec = rustix::time::Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};
+
+/// The epoll flags of a level-triggered registration.
+#[inline]
+fn epoll_flags(interest: Bits) -> EventFlags {
+    EventFlags::from_bits_retain(interest)
 }
 
 /// Flush the kernel's overflow list into the completion ring (`GETEVENTS`, nothing to wait for).
@@ -702,12 +794,51 @@ impl Backend for Uring {
         mode: Trigger,
     ) -> Result<(), AddError> {
         let sh = &*self.shared;
-        let file = FileId::of(fd).ok_or(AddError::Sys(Errno::BADF))?;
         let raw = fd.as_raw_fd();
-        if raw == sh.fd() {
+        if raw == sh.fd() || raw == sh.epoll.as_raw_fd() {
             return Err(AddError::Sys(Errno::INVAL)); // the ring itself, as epoll answers for itself
         }
         let i = raw as usize;
+        if mode == Trigger::Level {
+            // Level-triggered: in the epoll instance, which answers synchronously (EPERM: the
+            // file cannot be polled, the engine's always-ready rule).
+            let mut st = sh.state.lock();
+            if st.slots.len() <= i {
+                st.slots.resize(i + 1, Slot::FREE);
+            }
+            if st.slots[i].live {
+                return Err(AddError::Sys(Errno::EXIST));
+            }
+            match epoll::add(
+                &sh.epoll,
+                fd,
+                EventData::new_u64(token),
+                epoll_flags(interest),
+            ) {
+                Ok(()) => {}
+                Err(Errno::PERM) => return Err(AddError::Refused),
+                Err(e) => return Err(AddError::Sys(e)),
+            }
+            let old = st.slots[i];
+            st.slots[i] = Slot {
+                live: true,
+                token,
+                interest,
+                mode,
+                seq: old.seq,
+                stash: old.stash,
+                in_epoll: true,
+                ..Slot::FREE
+            };
+            st.in_epoll += 1;
+            st.epoll_ready = true; // it may be ready now: the next wait asks epoll
+            sh.arm_epoll(&mut st);
+            if st.blocked > 0 {
+                sh.submit(&st);
+            }
+            return Ok(());
+        }
+        let file = FileId::of(fd).ok_or(AddError::Sys(Errno::BADF))?;
         let mut st = sh.state.lock();
         if st.slots.len() <= i {
             st.slots.resize(i + 1, Slot::FREE);
@@ -729,6 +860,7 @@ impl Backend for Uring {
             file: Some(file),
             stash: st.slots[i].stash,
             rearm_later: false,
+            in_epoll: false,
         };
         // The probe: a multishot poll, then a NOP. A file without a poll method completes the
         // poll while it is being armed, ahead of the NOP.
@@ -782,6 +914,47 @@ impl Backend for Uring {
             Some(s) if s.live && !s.gone => {}
             _ => return Err(Errno::NOENT),
         }
+        let i = raw as usize;
+        if st.slots[i].in_epoll {
+            if mode == Trigger::Level {
+                // ENOENT: epoll dropped the registration with its file.
+                epoll::modify(
+                    &sh.epoll,
+                    fd,
+                    EventData::new_u64(token),
+                    epoll_flags(interest),
+                )?;
+                let s = &mut st.slots[i];
+                (s.token, s.interest) = (token, interest);
+                st.epoll_ready = true; // a re-armed ready descriptor is reported again
+                return Ok(());
+            }
+            // Leaves epoll for a poll in the ring.
+            epoll::delete(&sh.epoll, fd)?;
+            st.in_epoll -= 1;
+            let s = &mut st.slots[i];
+            s.in_epoll = false;
+            s.file = FileId::of(fd);
+        } else if mode == Trigger::Level {
+            // Leaves the ring for epoll.
+            sh.cancel(&mut st, raw);
+            epoll::add(
+                &sh.epoll,
+                fd,
+                EventData::new_u64(token),
+                epoll_flags(interest),
+            )?;
+            let s = &mut st.slots[i];
+            (s.token, s.interest, s.mode, s.in_epoll) = (token, interest, mode, true);
+            s.rearm_later = false;
+            st.in_epoll += 1;
+            st.epoll_ready = true;
+            sh.arm_epoll(&mut st);
+            if st.blocked > 0 {
+                sh.submit(&st);
+            }
+            return Ok(());
+        }
         sh.cancel(&mut st, raw);
         let s = &mut st.slots[raw as usize];
         s.token = token;
@@ -802,6 +975,13 @@ impl Backend for Uring {
         match st.slots.get(raw as usize) {
             Some(s) if s.live => {}
             _ => return Err(Errno::NOENT),
+        }
+        if st.slots[raw as usize].in_epoll {
+            let s = &mut st.slots[raw as usize];
+            s.live = false;
+            s.in_epoll = false;
+            st.in_epoll -= 1;
+            return epoll::delete(&sh.epoll, fd);
         }
         sh.cancel(&mut st, raw);
         let s = &mut st.slots[raw as usize];
@@ -831,19 +1011,24 @@ impl Backend for Uring {
         sh.reap_into_stash(&mut st);
         let mut n = sh.take_stash(&mut st, &mut buf, max);
         sh.rearm_deferred(&mut st);
-        let queued = sh.queued(&st);
-        if n > 0 || timeout == Some(Duration::ZERO) {
-            if queued > 0 {
-                // Re-arms of what the last wait reported, and other changes: a level-triggered
-                // descriptor that is still ready completes during the submission.
-                sh.submit(&st);
-                n += sh.reap(&mut st, &mut buf[n..], max - n);
-            }
-        } else {
-            // Nothing yet: submit what is queued and wait, with the deadline, in one call.
+        if st.in_epoll > 0 {
+            sh.arm_epoll(&mut st); // again, if the kernel ended it
+            n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
+        }
+        if sh.queued(&st) > 0 {
+            // Re-arms and other queued changes go to the kernel first, without waiting: a
+            // re-armed descriptor that is still ready completes during the submission. (Not in
+            // the blocking call below: `io_uring_enter` that submitted something returns the
+            // count it submitted, hiding the EINTR or ETIME of its wait.)
+            sh.submit(&st);
+            n += sh.reap(&mut st, &mut buf[n..], max - n);
+            n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
+        }
+        if n == 0 && timeout != Some(Duration::ZERO) {
+            // Nothing yet: block, with the deadline in the same call.
             st.blocked += 1;
             drop(st);
-            let r = enter(sh.fd(), queued as u32, 1, timeout);
+            let r = enter(sh.fd(), 0, 1, timeout);
             st = sh.state.lock();
             st.blocked -= 1;
             match r {
@@ -851,6 +1036,7 @@ impl Backend for Uring {
                 Err(e) => return Err(e),
             }
             n += sh.reap(&mut st, &mut buf[n..], max - n);
+            n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
         }
         drop(st);
         // SAFETY: the first `n` reports were written above.
@@ -867,6 +1053,20 @@ impl Backend for Uring {
         let st = self.shared.state.lock();
         let raw = fd.as_raw_fd();
         match st.slots.get(raw as usize) {
+            Some(s) if s.live && s.in_epoll => {
+                // epoll keys a registration by (file, number): adding the number again fails
+                // with EEXIST exactly while the registered file is the one it names.
+                match epoll::add(&self.shared.epoll, fd, EventData::new_u64(u64::MAX - 3), {
+                    EventFlags::empty()
+                }) {
+                    Err(Errno::EXIST) => true,
+                    Ok(()) => {
+                        let _ = epoll::delete(&self.shared.epoll, fd);
+                        false
+                    }
+                    Err(_) => false,
+                }
+            }
             Some(s) if s.live && !s.gone => self.shared.same_file_now(s, raw),
             _ => false,
         }
