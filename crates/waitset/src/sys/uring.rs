@@ -376,6 +376,15 @@ impl Shared {
         self.ring.as_raw_fd()
     }
 
+    /// Whether the completion ring holds anything (or the kernel kept an overflow). Under the
+    /// lock.
+    fn completions_seen(&self, _st: &State) -> bool {
+        // SAFETY: the queues are only borrowed under the state lock, one at a time.
+        unsafe {
+            !self.ring.completion_shared().is_empty() || self.ring.submission_shared().cq_overflow()
+        }
+    }
+
     /// Entries queued and not yet consumed by the kernel. Under the state lock.
     #[inline]
     fn queued(&self, _st: &State) -> usize {
@@ -408,16 +417,28 @@ impl Shared {
         }
     }
 
-    /// Arm the multishot poll on the epoll instance, if it is not armed (it stays armed; the
-    /// kernel ends it only on a completion-queue overflow or when its submitting thread exits).
-    /// Under the lock.
+    /// Release the lock, then submit what it queued: a waiter the submission wakes (a message,
+    /// a completion) does not then find the lock held by the waker.
+    fn submit_unlocked(&self, st: crate::sync::MutexGuard<'_, State>) {
+        let n = self.queued(&st);
+        drop(st);
+        if n > 0 {
+            // Entries another thread submits meanwhile are not taken twice: the kernel submits
+            // at most what is queued.
+            let _ = enter(self.fd(), n as u32, 0, None);
+        }
+    }
+
+    /// Queue a one-shot poll of the epoll instance, if none is armed. It is armed only once an
+    /// `epoll_wait` found nothing (and for a waiter about to block): while waits keep finding
+    /// level-triggered descriptors ready, their readiness costs no completion at all. Under the
+    /// lock.
     fn arm_epoll(&self, st: &mut State) {
         if st.epoll_armed {
             return;
         }
         st.epoll_armed = true;
         let e = opcode::PollAdd::new(types::Fd(self.epoll.as_raw_fd()), IN)
-            .multi(true)
             .build()
             .user_data(user_data(Tag::Wake, EPOLL_SEQ, -1));
         self.push(st, e);
@@ -436,8 +457,13 @@ impl Shared {
             Err(_) => return 0, // EINTR: the next wait asks again (epoll_ready stays set)
         };
         // Level-triggered: what is still ready is reported again by the next call, so keep
-        // asking while there is anything; an empty answer waits for the next completion.
+        // asking while there is anything; an empty answer arms the instance's poll, whose
+        // completion says when to ask again (it is submitted with the next submission, at the
+        // latest by a wait about to block).
         st.epoll_ready = !got.is_empty();
+        if got.is_empty() {
+            self.arm_epoll(st);
+        }
         for (i, ev) in got.iter().enumerate() {
             let (data, flags) = (ev.data, ev.flags);
             out[i].write(Report {
@@ -587,9 +613,7 @@ impl Shared {
                 // The epoll instance of the level-triggered registrations has something ready
                 // (or its poll was ended by the kernel: asking epoll is right either way).
                 st.epoll_ready = true;
-                if !cqueue::more(cqe.flags()) {
-                    st.epoll_armed = false; // re-armed by the next wait
-                }
+                st.epoll_armed = false; // one-shot
                 None
             }
             Tag::Wake => Some((
@@ -832,9 +856,10 @@ impl Backend for Uring {
             };
             st.in_epoll += 1;
             st.epoll_ready = true; // it may be ready now: the next wait asks epoll
-            sh.arm_epoll(&mut st);
             if st.blocked > 0 {
-                sh.submit(&st);
+                // A blocked waiter relies on the epoll instance's poll: make sure it is armed.
+                sh.arm_epoll(&mut st);
+                sh.submit_unlocked(st);
             }
             return Ok(());
         }
@@ -949,9 +974,9 @@ impl Backend for Uring {
             s.rearm_later = false;
             st.in_epoll += 1;
             st.epoll_ready = true;
-            sh.arm_epoll(&mut st);
             if st.blocked > 0 {
-                sh.submit(&st);
+                sh.arm_epoll(&mut st);
+                sh.submit_unlocked(st);
             }
             return Ok(());
         }
@@ -963,7 +988,7 @@ impl Backend for Uring {
         s.rearm_later = false;
         sh.arm(&mut st, raw);
         if st.blocked > 0 {
-            sh.submit(&st);
+            sh.submit_unlocked(st);
         }
         Ok(())
     }
@@ -990,7 +1015,7 @@ impl Backend for Uring {
         s.file = None;
         // Now, not with the next wait: the ring releases the file only when its poll is
         // cancelled, and queued re-arms name the number, which the caller may close next.
-        sh.submit(&st);
+        sh.submit_unlocked(st);
         Ok(())
     }
 
@@ -1011,32 +1036,53 @@ impl Backend for Uring {
         sh.reap_into_stash(&mut st);
         let mut n = sh.take_stash(&mut st, &mut buf, max);
         sh.rearm_deferred(&mut st);
-        if st.in_epoll > 0 {
-            sh.arm_epoll(&mut st); // again, if the kernel ended it
-            n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
-        }
-        if sh.queued(&st) > 0 {
-            // Re-arms and other queued changes go to the kernel first, without waiting: a
-            // re-armed descriptor that is still ready completes during the submission. (Not in
-            // the blocking call below: `io_uring_enter` that submitted something returns the
-            // count it submitted, hiding the EINTR or ETIME of its wait.)
+        n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
+        let blocking = timeout != Some(Duration::ZERO);
+        if sh.queued(&st) > 0 && (n > 0 || !blocking) {
+            // Re-arms and other queued changes go to the kernel: a re-armed descriptor that is
+            // still ready completes during the submission.
             sh.submit(&st);
             n += sh.reap(&mut st, &mut buf[n..], max - n);
             n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
         }
-        if n == 0 && timeout != Some(Duration::ZERO) {
-            // Nothing yet: block, with the deadline in the same call.
+        let deadline =
+            timeout.map(|t| crate::deadline::monotonic_ns().saturating_add(t.as_nanos() as u64));
+        while n == 0 && blocking {
+            if st.in_epoll > 0 && !st.epoll_ready {
+                sh.arm_epoll(&mut st); // level-triggered readiness must end the block
+            }
+            let left = deadline
+                .map(|d| Duration::from_nanos(d.saturating_sub(crate::deadline::monotonic_ns())));
+            if left == Some(Duration::ZERO) {
+                break;
+            }
+            // Submit what is queued and block, with the deadline, in one call.
+            let to_submit = sh.queued(&st) as u32;
             st.blocked += 1;
             drop(st);
-            let r = enter(sh.fd(), 0, 1, timeout);
+            let r = enter(sh.fd(), to_submit, 1, left);
             st = sh.state.lock();
             st.blocked -= 1;
+            let seen = sh.completions_seen(&st);
             match r {
                 Ok(_) | Err(Errno::TIME) | Err(Errno::BUSY) => {}
                 Err(e) => return Err(e),
             }
             n += sh.reap(&mut st, &mut buf[n..], max - n);
             n += sh.epoll_reports(&mut st, &mut buf[n..], max - n);
+            if matches!(r, Ok(k) if k > 0) && !seen && n == 0 {
+                // A call that submitted something returns the count it submitted, hiding how
+                // its wait ended: with nothing posted and time left, a signal ended it.
+                let timed_out = deadline.is_some_and(|d| crate::deadline::monotonic_ns() >= d);
+                if !timed_out {
+                    return Err(Errno::INTR);
+                }
+            }
+            if matches!(r, Err(Errno::TIME)) {
+                break;
+            }
+            // Woken by completions that reported nothing (a wake-up another waiter took, a
+            // stale completion): wait again, against the same deadline.
         }
         drop(st);
         // SAFETY: the first `n` reports were written above.
@@ -1089,6 +1135,6 @@ impl RingWake {
             .flags(squeue::Flags::SKIP_SUCCESS)
             .user_data(user_data(Tag::Ignore, 0, 0));
         sh.push(&mut st, e);
-        sh.submit(&st);
+        sh.submit_unlocked(st);
     }
 }
