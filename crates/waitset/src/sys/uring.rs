@@ -191,6 +191,9 @@ struct State {
     /// Threads inside a blocking `io_uring_enter`: while there is one, a queued change is
     /// submitted at once, since the blocked thread will not submit it.
     blocked: usize,
+    /// Something was queued since the submission queue was last found empty (saves reading the
+    /// queue's indices on every wait).
+    pushed: std::cell::Cell<bool>,
     /// The epoll instance may have ready descriptors: its poll in the ring completed, or the
     /// last `epoll_wait` returned some (level-triggered: they are reported again while ready).
     epoll_ready: bool,
@@ -282,6 +285,7 @@ impl Uring {
                         rearm_later: Vec::new(),
                         wake_stashed: false,
                         blocked: 0,
+                        pushed: std::cell::Cell::new(false),
                         epoll_ready: false,
                         epoll_armed: false,
                         in_epoll: 0,
@@ -387,13 +391,21 @@ impl Shared {
 
     /// Entries queued and not yet consumed by the kernel. Under the state lock.
     #[inline]
-    fn queued(&self, _st: &State) -> usize {
+    fn queued(&self, st: &State) -> usize {
+        if !st.pushed.get() {
+            return 0; // nothing queued since the queue was last found empty
+        }
         // SAFETY: the submission queue is only borrowed under the state lock, one at a time.
-        unsafe { self.ring.submission_shared() }.len()
+        let n = unsafe { self.ring.submission_shared() }.len();
+        if n == 0 {
+            st.pushed.set(false);
+        }
+        n
     }
 
     /// Queue one entry (submitting what is queued first if the queue is full). Under the lock.
     fn push(&self, st: &mut State, e: squeue::Entry) {
+        st.pushed.set(true);
         loop {
             // SAFETY: the submission queue is only borrowed under the state lock, one at a time;
             // the entries queued here (poll add/remove, NOP, MSG_RING) point to no memory.
@@ -582,13 +594,18 @@ impl Shared {
                 // SAFETY: the completion queue is only borrowed under the state lock, one at a
                 // time.
                 let mut cq = unsafe { self.ring.completion_shared() };
+                let mut seen = 0;
                 for cqe in &mut cq {
+                    seen += 1;
                     if let Some((fd, r, level)) = self.absorb(st, &cqe, in_wait) {
                         out(st, fd, r, level);
                     }
                 }
-                // SAFETY: as above, for the submission queue (only its flags are read).
-                more_in_kernel = unsafe { self.ring.submission_shared() }.cq_overflow();
+                // The kernel keeps completions aside only when the ring was full, so only a
+                // reap that found it at least half full looks for them.
+                more_in_kernel = seen >= CQ_ENTRIES as usize / 2
+                    // SAFETY: as above, for the submission queue (only its flags are read).
+                    && unsafe { self.ring.submission_shared() }.cq_overflow();
             }
             if !more_in_kernel {
                 return;
