@@ -20,9 +20,10 @@
 //!   reported on every wait while it is ready. Re-arming a one-shot poll after every report
 //!   gives exactly that, but costs a poll request per event (measured 1.26x epoll in the chain).
 //!   So level-triggered registrations live in an epoll instance owned by the backend, and the
-//!   ring watches that instance with one multishot poll: a wait that finds the instance ready
-//!   (its poll completed, or the last `epoll_wait` returned something) reads it with a
-//!   non-blocking `epoll_wait`, which re-polls every ready descriptor as epoll always does. The
+//!   ring watches that instance with a one-shot poll, armed only when an `epoll_wait` found
+//!   nothing: a wait that finds the instance ready (that poll completed, or the last
+//!   `epoll_wait` returned something) reads it with a non-blocking `epoll_wait`, which re-polls
+//!   every ready descriptor as epoll always does. The
 //!   level rules are epoll's, exactly, at epoll's cost; edge-triggered and one-shot
 //!   registrations, wake-ups and the deadline stay in the ring.
 //! * **One-shot**: a one-shot poll, re-armed by `modify`; the re-arm is queued and goes to the
