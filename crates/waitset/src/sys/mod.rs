@@ -235,7 +235,8 @@ impl Iterator for Reports<'_> {
 #[derive(Debug)]
 pub(crate) enum AddError {
     /// The kernel readiness API refuses to watch this kind of file (epoll: regular files,
-    /// directories, `/dev/null`).
+    /// directories, `/dev/null`). Only epoll refuses; poll(2) watches every file.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     Refused,
     /// Any other failure.
     Sys(Errno),
