@@ -12,6 +12,9 @@
 //! * a **timerfd** armed at the earliest timer of the set's wheel (absolute, monotonic), so a
 //!   due timer makes the instance readable; the wait that fires it reads it.
 //!
+//! A closed set raises the flag for good: its next wait fails at once with
+//! [`Error::Canceled`], which an outer loop must get to see.
+//!
 //! The flag may be readable for a moment after the last such entry left the ring by another path
 //! (an Event cleared): the next wait, which the outer loop makes because the instance is
 //! readable, clears it. An outer loop therefore sees at most one spurious wake-up per clear,
@@ -170,7 +173,9 @@ impl State {
     #[inline]
     pub(super) fn settle_external(&mut self) {
         if self.external.is_some() {
-            let user_space = self.ring.user_space() > 0;
+            // A closed set has something to report at once (`Error::Canceled`): keep the flag
+            // raised, or an outer loop would never hear of the close.
+            let user_space = self.ring.user_space() > 0 || self.closed;
             let next = self.timers.next_expiry();
             if let Some(x) = &mut self.external {
                 x.settle(user_space, next);
@@ -181,7 +186,8 @@ impl State {
 
 /// A [`WaitSet`] whose own descriptor an outer event loop can watch: it is readable when
 /// [`wait`](WaitSet::wait) with [`Deadline::now`] would report something — descriptors, and also
-/// Events, Timers, always-ready files and canceled handles, which live in user space.
+/// Events, Timers, always-ready files and canceled handles, which live in user space — or would
+/// fail at once with [`Error::Canceled`] because the set was [closed](WaitSet::close).
 ///
 /// Only a backend with one descriptor for the whole set has one to offer: epoll
 /// ([`Capabilities::pollable`](crate::Capabilities::pollable)). On the poll(2) backend,
@@ -234,7 +240,10 @@ impl WaitSet {
         let mut st = inner.state.lock();
         if st.external.is_none() {
             let mut x = External::new(&inner.sys)?;
-            x.settle(st.ring.user_space() > 0, st.timers.next_expiry());
+            x.settle(
+                st.ring.user_space() > 0 || st.closed,
+                st.timers.next_expiry(),
+            );
             st.external = Some(x);
         }
         drop(st);
