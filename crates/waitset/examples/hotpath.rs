@@ -9,7 +9,8 @@
 //! ```
 //!
 //! (`rustix_use_libc` lets valgrind follow rustix's system calls.) A second argument `epoll`
-//! runs the same loop on a bare `epoll_wait`, the floor.
+//! runs the same loop on a bare `epoll_wait`, the floor; `add` adds and removes the pipe's read
+//! end `waits` times instead (and `add-epoll` does the same with bare `epoll_ctl`).
 
 use std::os::fd::AsFd;
 
@@ -18,8 +19,28 @@ use waitset::{Deadline, Handle, Signals, Source, WaitResult, WaitSet};
 fn main() {
     let mut args = std::env::args().skip(1);
     let waits: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let bare = args.next().as_deref() == Some("epoll");
+    let what = args.next();
+    let bare = what.as_deref() == Some("epoll");
     let (r, w) = rustix::pipe::pipe().expect("pipe");
+    if what.as_deref() == Some("add") {
+        let set = WaitSet::new().expect("set");
+        for i in 0..waits {
+            // SAFETY: removed right after, while `r` is open.
+            unsafe { set.add(i, Source::fd(&r), Signals::READABLE).expect("add") };
+            set.remove(i).expect("remove");
+        }
+        return;
+    }
+    if what.as_deref() == Some("add-epoll") {
+        use rustix::event::epoll;
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
+        for i in 0..waits {
+            let flags = epoll::EventFlags::IN | epoll::EventFlags::RDHUP;
+            epoll::add(&ep, r.as_fd(), epoll::EventData::new_u64(i), flags).expect("add");
+            epoll::delete(&ep, r.as_fd()).expect("delete");
+        }
+        return;
+    }
     rustix::io::write(&w, b"x").expect("write");
     if bare {
         use rustix::event::epoll;

@@ -5,9 +5,33 @@
 #![cfg(loom)]
 
 use loom::thread;
-use waitset::{Deadline, Delivery, Event, Signals, Source, Trigger, WaitResult, WaitSet};
+use waitset::{
+    BackendKind, Deadline, Delivery, Event, Signals, Source, Trigger, WaitResult, WaitSet,
+};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
+fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
+    // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
+    for kind in [BackendKind::Epoll, BackendKind::Poll] {
+        KIND.store(
+            kind == BackendKind::Epoll,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        check(f.clone());
+    }
+}
+
+/// The kind the current model runs with (read by `new_set`).
+static KIND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn kind() -> BackendKind {
+    if KIND.load(std::sync::atomic::Ordering::Relaxed) {
+        BackendKind::Epoll
+    } else {
+        BackendKind::Poll
+    }
+}
+
+fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(2);
     b.check(f);
@@ -15,6 +39,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 fn exclusive() -> WaitSet {
     WaitSet::builder()
+        .backend(kind())
         .delivery(Delivery::Exclusive)
         .build()
         .unwrap()

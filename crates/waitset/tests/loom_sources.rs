@@ -5,9 +5,33 @@
 #![cfg(loom)]
 
 use loom::thread;
-use waitset::{Deadline, Error, Event, Handle, Signals, Source, Status, WaitResult, WaitSet};
+use waitset::{
+    BackendKind, Deadline, Error, Event, Handle, Signals, Source, Status, WaitResult, WaitSet,
+};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
+fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
+    // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
+    for kind in [BackendKind::Epoll, BackendKind::Poll] {
+        KIND.store(
+            kind == BackendKind::Epoll,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        check(f.clone());
+    }
+}
+
+/// The kind the current model runs with (read by `new_set`).
+static KIND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn kind() -> BackendKind {
+    if KIND.load(std::sync::atomic::Ordering::Relaxed) {
+        BackendKind::Epoll
+    } else {
+        BackendKind::Poll
+    }
+}
+
+fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(f);
@@ -20,7 +44,7 @@ fn handle_close_racing_the_last_set_drop_never_deadlocks() {
     model(|| {
         let (r, _w) = rustix::pipe::pipe().unwrap();
         let h = std::sync::Arc::new(Handle::new(r));
-        let s = WaitSet::new().unwrap();
+        let s = WaitSet::builder().backend(kind()).build().unwrap();
         s.add(1, Source::from(&*h), Signals::READABLE).unwrap();
         let closer = {
             let h = h.clone();
@@ -37,7 +61,7 @@ fn handle_close_racing_the_last_set_drop_never_deadlocks() {
 #[test]
 fn concurrent_drop_of_the_last_two_event_clones_freezes_it_once() {
     model(|| {
-        let s = WaitSet::new().unwrap();
+        let s = WaitSet::builder().backend(kind()).build().unwrap();
         let a = Event::new();
         let b = a.clone();
         s.add(1, Source::from(&a), Signals::USER_0).unwrap();
@@ -60,7 +84,7 @@ fn concurrent_drop_of_the_last_two_event_clones_freezes_it_once() {
 #[test]
 fn signal_racing_remove_and_set_drop() {
     model(|| {
-        let s = WaitSet::new().unwrap();
+        let s = WaitSet::builder().backend(kind()).build().unwrap();
         let ev = Event::new();
         s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
         let signaller = {

@@ -6,16 +6,42 @@
 #![cfg(loom)]
 
 use loom::thread;
-use waitset::{Deadline, Delivery, Event, Signals, Source, WaitResult, WaitSet};
+use waitset::{BackendKind, Deadline, Delivery, Event, Signals, Source, WaitResult, WaitSet};
 
-fn model(f: impl Fn() + Sync + Send + 'static) {
+fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
+    // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
+    for kind in [BackendKind::Epoll, BackendKind::Poll] {
+        KIND.store(
+            kind == BackendKind::Epoll,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        check(f.clone());
+    }
+}
+
+/// The kind the current model runs with (read by `new_set`).
+static KIND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+fn kind() -> BackendKind {
+    if KIND.load(std::sync::atomic::Ordering::Relaxed) {
+        BackendKind::Epoll
+    } else {
+        BackendKind::Poll
+    }
+}
+
+fn check(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(2);
     b.check(f);
 }
 
 fn set(d: Delivery) -> WaitSet {
-    WaitSet::builder().delivery(d).build().unwrap()
+    WaitSet::builder()
+        .backend(kind())
+        .delivery(d)
+        .build()
+        .unwrap()
 }
 
 /// Broadcast: a signal raised while two threads block (or are about to) wakes both, and each
@@ -33,6 +59,30 @@ fn broadcast_signal_wakes_every_blocked_waiter() {
                     let mut out = [WaitResult::default(); 1];
                     let n = s.wait(Deadline::INFINITE, &mut out).unwrap();
                     assert_eq!((n, out[0].cookie), (1, 1));
+                })
+            })
+            .collect();
+        ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+        for w in waiters {
+            w.join().unwrap();
+        }
+    });
+}
+
+/// Broadcast with three waiters: on epoll the edges are chained (each waiter that takes one
+/// posts the next while someone is still asleep), so the third waiter is woken too.
+#[test]
+fn broadcast_chain_wakes_the_third_waiter() {
+    model(|| {
+        let s = set(Delivery::Broadcast);
+        let ev = Event::new();
+        s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    let mut out = [WaitResult::default(); 1];
+                    assert_eq!(s.wait(Deadline::INFINITE, &mut out).unwrap(), 1);
                 })
             })
             .collect();

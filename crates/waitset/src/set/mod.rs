@@ -316,8 +316,17 @@ impl WaitSetBuilder {
     /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
     /// ```
     pub fn build(self) -> Result<WaitSet> {
-        let (sys, channel) = Sys::with_wake_channel(self.backend.unwrap_or_default())?;
-        let mut st = State::default();
+        let kind = self.backend.unwrap_or_default();
+        let (sys, channel) = Sys::with_wake_channel(kind)?;
+        let mode = if kind == BackendKind::Epoll {
+            delivery::WakeMode::Edge
+        } else {
+            delivery::WakeMode::Tokens
+        };
+        let mut st = State {
+            ledger: delivery::WakeLedger::new(mode),
+            ..State::default()
+        };
         st.reg.reserve(self.capacity);
         st.timers.reserve(self.capacity);
         Ok(WaitSet {

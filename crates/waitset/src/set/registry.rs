@@ -157,7 +157,61 @@ pub(super) struct Registry {
     cookies: FastMap<u64, u32>,
     pub regs: Vec<FdReg>,
     free_regs: Vec<u32>,
-    by_fd: FastMap<RawFd, u32>,
+    by_fd: FdIndex,
+}
+
+/// Registration by descriptor number: a dense table for the small numbers descriptors are
+/// (an index, no hashing), a map for numbers past it.
+#[derive(Default)]
+struct FdIndex {
+    dense: Vec<u32>,
+    sparse: FastMap<RawFd, u32>,
+}
+
+/// Numbers below this are kept in the dense table (4 bytes each at most).
+const DENSE_FDS: usize = 1 << 16;
+
+impl FdIndex {
+    #[inline]
+    fn get(&self, fd: RawFd) -> Option<u32> {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => self.dense.get(i).copied().filter(|&r| r != NIL),
+            _ => self.sparse.get(&fd).copied(),
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, fd: RawFd, reg: u32) {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => {
+                if i >= self.dense.len() {
+                    self.dense
+                        .resize((i + 1).next_power_of_two().min(DENSE_FDS), NIL);
+                }
+                self.dense[i] = reg;
+            }
+            _ => {
+                self.sparse.insert(fd, reg);
+            }
+        }
+    }
+
+    /// Forget `fd` if it maps to `reg`.
+    #[inline]
+    fn remove(&mut self, fd: RawFd, reg: u32) {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => {
+                if self.dense.get(i) == Some(&reg) {
+                    self.dense[i] = NIL;
+                }
+            }
+            _ => {
+                if self.sparse.get(&fd) == Some(&reg) {
+                    self.sparse.remove(&fd);
+                }
+            }
+        }
+    }
 }
 
 /// The backend token of registration `reg` with generation `gen`.
@@ -242,8 +296,10 @@ impl Registry {
     pub fn free_entry(&mut self, idx: u32) -> Kind {
         let e = &mut self.entries[idx as usize];
         let kind = std::mem::replace(&mut e.kind, Kind::Free);
-        if self.cookies.get(&e.cookie) == Some(&idx) {
-            self.cookies.remove(&e.cookie);
+        if let Some(other) = self.cookies.remove(&e.cookie) {
+            if other != idx {
+                self.cookies.insert(e.cookie, other); // not this entry's (never happens)
+            }
         }
         let gen = e.gen.wrapping_add(1);
         *e = Entry::free(gen);
@@ -253,7 +309,7 @@ impl Registry {
 
     /// The registration of `fd`, if any.
     pub fn reg_of(&self, fd: RawFd) -> Option<u32> {
-        self.by_fd.get(&fd).copied()
+        self.by_fd.get(fd)
     }
 
     /// A new registration of `fd`, not yet known to the kernel.
@@ -324,9 +380,7 @@ impl Registry {
         r.in_kernel = false;
         r.gen = r.gen.wrapping_add(1);
         let fd = r.fd;
-        if self.by_fd.get(&fd) == Some(&reg) {
-            self.by_fd.remove(&fd);
-        }
+        self.by_fd.remove(fd, reg);
         self.free_regs.push(reg);
     }
 

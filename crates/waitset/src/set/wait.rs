@@ -141,8 +141,8 @@ impl Inner {
         saw_channel: bool,
         results: &mut [WaitResult],
     ) -> (usize, bool, bool, usize) {
-        let consume = ticket.is_some_and(|t| st.ledger.unblock(t, saw_channel));
-        let mut tokens = 0;
+        let settled = st.ledger.came_back(ticket, saw_channel);
+        let mut tokens = settled.post;
         let n = if results.is_empty() {
             0
         } else if self.delivery == Delivery::Exclusive {
@@ -160,7 +160,7 @@ impl Inner {
             tokens += st.wake_for_ready(self.delivery);
         }
         st.settle_external();
-        (n, consume, st.closed, tokens)
+        (n, settled.consume, st.closed, tokens)
     }
 }
 

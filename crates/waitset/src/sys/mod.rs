@@ -286,18 +286,21 @@ pub(crate) enum Sys {
 }
 
 impl Sys {
-    /// A backend of `kind` with a wake channel registered in it under [`WAKE_TOKEN`] (under
-    /// loom, the model backend and its channel, whatever the kind).
+    /// A backend of `kind` with a wake channel registered in it under [`WAKE_TOKEN`]: edge-
+    /// triggered on epoll, level-triggered tokens on poll(2) (under loom, the model backend and
+    /// its channel, which behaves as the kind's would).
     pub(crate) fn with_wake_channel(kind: BackendKind) -> crate::Result<(Sys, wake::WakeChannel)> {
+        // epoll has edges: the channel is written, never read; poll(2) has none: tokens.
+        let edge = kind == BackendKind::Epoll;
         #[cfg(loom)]
         let (sys, channel) = {
-            let _ = kind;
-            let (b, c) = model::ModelBackend::new();
+            let (b, c) = model::ModelBackend::new(edge);
             (Sys::Model(b), c)
         };
         #[cfg(not(loom))]
-        let (sys, channel) = (Sys::new(kind)?, wake::WakeChannel::new()?);
-        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, Trigger::Level) {
+        let (sys, channel) = (Sys::new(kind)?, wake::WakeChannel::new(edge)?);
+        let mode = if edge { Trigger::Edge } else { Trigger::Level };
+        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, mode) {
             Ok(()) => Ok((sys, channel)),
             Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
             Err(AddError::Refused) => Err(crate::Error::NotSupported("wake channel not pollable")),
@@ -329,7 +332,7 @@ impl Sys {
             Sys::Epoll(_) => BackendKind::Epoll,
             Sys::Poll(_) => BackendKind::Poll,
             #[cfg(loom)]
-            Sys::Model(_) => BackendKind::Poll,
+            Sys::Model(m) => m.kind(),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The model backend of the loom models (`cfg(loom)` only): no kernel. Descriptors can be
-//! registered but never become ready; the wake channel is a counter under a loom mutex, and a
-//! blocking wait sleeps on a loom condition variable until the channel is readable. A lost
-//! wake-up therefore shows as a deadlock that loom reports. Finite timeouts cannot be modelled
-//! (loom has no clock): a model waits either not at all or until woken.
+//! registered but never become ready; the wake channel is modelled under a loom mutex the way
+//! the kernel treats it — as edges (epoll: a write links the channel once, one waiter takes it)
+//! or as tokens (poll(2): readable while the counter is positive) — and a blocking wait sleeps
+//! on a loom condition variable until the channel has something for it. A lost wake-up
+//! therefore shows as a deadlock that loom reports. Finite timeouts cannot be modelled (loom has
+//! no clock): a model waits either not at all or until woken.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -25,8 +27,10 @@ pub(crate) struct ModelKernel {
 #[derive(Default)]
 struct ModelState {
     registered: HashMap<RawFd, u64>,
-    /// The wake channel's counter (a semaphore eventfd).
+    /// Tokens: the wake channel's counter (a semaphore eventfd).
     tokens: usize,
+    /// Edges: a write linked the channel and no waiter has taken it yet.
+    linked: bool,
     /// The token the channel is registered under, once it is.
     channel_token: Option<u64>,
 }
@@ -34,26 +38,44 @@ struct ModelState {
 /// The model backend.
 pub(crate) struct ModelBackend {
     kernel: Arc<ModelKernel>,
+    edge: bool,
 }
 
 /// The model wake channel.
 pub(crate) struct ModelChannel {
     kernel: Arc<ModelKernel>,
+    edge: bool,
     /// A real descriptor that stands for the channel when the set registers it.
     stand_in: std::os::fd::OwnedFd,
 }
 
 impl ModelBackend {
-    pub(crate) fn new() -> (ModelBackend, ModelChannel) {
+    pub(crate) fn new(edge: bool) -> (ModelBackend, ModelChannel) {
         let kernel = Arc::new(ModelKernel::default());
         let stand_in = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC)
             .expect("eventfd for the model channel");
         (
             ModelBackend {
                 kernel: kernel.clone(),
+                edge,
             },
-            ModelChannel { kernel, stand_in },
+            ModelChannel {
+                kernel,
+                stand_in,
+                edge,
+            },
         )
+    }
+}
+
+impl ModelBackend {
+    /// The kind whose channel this models.
+    pub(crate) fn kind(&self) -> super::BackendKind {
+        if self.edge {
+            super::BackendKind::Epoll
+        } else {
+            super::BackendKind::Poll
+        }
     }
 }
 
@@ -68,7 +90,11 @@ impl ModelChannel {
             return;
         }
         let mut st = self.kernel.state.lock().unwrap();
-        st.tokens += tokens;
+        if self.edge {
+            st.linked = true;
+        } else {
+            st.tokens += tokens;
+        }
         drop(st);
         self.kernel.readable.notify_all();
     }
@@ -129,8 +155,14 @@ impl Backend for ModelBackend {
     ) -> Result<R, Errno> {
         let mut st = self.kernel.state.lock().unwrap();
         let readable = loop {
-            if st.tokens > 0 && st.channel_token.is_some() {
-                break true;
+            if st.channel_token.is_some() {
+                if self.edge && st.linked {
+                    st.linked = false; // this waiter takes the edge
+                    break true;
+                }
+                if !self.edge && st.tokens > 0 {
+                    break true;
+                }
             }
             if timeout == Some(Duration::ZERO) {
                 break false;
