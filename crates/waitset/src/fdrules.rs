@@ -161,6 +161,24 @@ pub(crate) fn always_ready_status(possible: Signals, watched: Signals) -> Option
     (!s.is_empty()).then_some(s)
 }
 
+/// The kernel's bits for `fd` now, for `interest` (one `poll(2)` that does not block): the
+/// current state of one descriptor, without touching any registration.
+pub(crate) fn bits_now(fd: BorrowedFd<'_>, interest: Bits) -> Bits {
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: interest as u16 as i16,
+        revents: 0,
+    };
+    match crate::sys::poll::raw_poll(
+        std::slice::from_mut(&mut p),
+        Some(std::time::Duration::ZERO),
+        None,
+    ) {
+        Ok(_) => p.revents as u16 as Bits,
+        Err(_) => 0,
+    }
+}
+
 /// The signals a descriptor's access mode can ever assert; [`Error::BadHandle`] when it is not
 /// open.
 pub(crate) fn possible_signals(fd: BorrowedFd<'_>) -> Result<Signals> {

@@ -181,6 +181,15 @@ fn pollset_results_equal_poll_results_on_every_backend() {
     );
 }
 
+/// A closed number cannot join a persistent set (its interest could not be kept): `BadHandle`,
+/// and the set is unchanged. `poll()` is compared on the entries the set holds.
+fn refused(set: &mut waitset::PollSet<'_>, fd: RawFd, ev: PollFlags) {
+    let len = set.len();
+    let e = pollset_push_raw(set, fd, ev).unwrap_err();
+    assert!(matches!(e, waitset::Error::BadHandle), "{e:?}");
+    assert_eq!(set.len(), len);
+}
+
 /// Returns how many polls were compared (a poll whose state moved under it is skipped).
 fn one_seed(k: BackendKind, opts: PollOptions, seed: u64) -> Result<usize, String> {
     let mut compared = 0;
@@ -209,7 +218,7 @@ fn one_seed(k: BackendKind, opts: PollOptions, seed: u64) -> Result<usize, Strin
     for &(target, ev) in &plan {
         match target {
             Some(i) => pollset_push(&mut set, &objs[i].1, ev),
-            None => pollset_push_raw(&mut set, closed[rng.below(closed.len())], ev),
+            None => refused(&mut set, closed[rng.below(closed.len())], ev),
         }
     }
     let mut raw: Vec<(RawFd, PollFlags)> = set.iter().map(|p| (p.fd(), p.events())).collect();
@@ -222,7 +231,7 @@ fn one_seed(k: BackendKind, opts: PollOptions, seed: u64) -> Result<usize, Strin
             for &(target, ev) in &plan {
                 match target {
                     Some(i) => pollset_push(&mut set, &objs[i].1, ev),
-                    None => pollset_push_raw(&mut set, closed[rng.below(closed.len())], ev),
+                    None => refused(&mut set, closed[rng.below(closed.len())], ev),
                 }
             }
             raw = set.iter().map(|p| (p.fd(), p.events())).collect();

@@ -53,7 +53,7 @@ use self::state::State;
 use crate::fdrules::{self, FileId};
 use crate::source::Observer;
 use crate::sync::{Arc, Mutex, PostWakeups, Rank, Weak};
-use crate::sys::{BackendKind, Sys, Trigger};
+use crate::sys::{Backend, BackendKind, Sys, Trigger};
 use crate::{Deadline, Error, Event, Handle, Result, Signals, Timer};
 
 /// How an entry's wait ended.
@@ -596,11 +596,9 @@ impl WaitSet {
                 let key = st
                     .reg
                     .insert(cookie, Kind::Event(core.clone()), signals, trigger);
-                if trigger == Trigger::Edge {
-                    // The state at add time counts as an edge, like epoll's EPOLLET.
-                    st.reg.entries[key.0 as usize].risen = core.signals() & signals;
-                }
-                let tokens = st.reevaluate(d, key.0, &mut LazyNow::new());
+                let mut now = LazyNow::new();
+                st.reg.entries[key.0 as usize].arm_edge(now.get());
+                let tokens = st.reevaluate(d, key.0, &mut now);
                 drop(st);
                 observers.push(self.observer(), key);
                 drop(observers);
@@ -620,8 +618,10 @@ impl WaitSet {
                     key: None,
                 };
                 let key = st.reg.insert(cookie, kind, signals, trigger);
+                let mut now = LazyNow::new();
+                st.reg.entries[key.0 as usize].arm_edge(now.get());
                 let mut tokens = st.arm_timer(key.0);
-                tokens += st.reevaluate(d, key.0, &mut LazyNow::new());
+                tokens += st.reevaluate(d, key.0, &mut now);
                 drop(st);
                 observers.push(self.observer(), key);
                 drop(observers);
@@ -662,13 +662,16 @@ impl WaitSet {
         // file's identity tells; where it does, re-stating it to the kernel below does (NOENT
         // when the file it watched was closed), which retires it.
         if let Some(reg) = st.reg.reg_of(raw) {
-            let r = &mut st.reg.regs[reg as usize];
-            if r.refused || !r.in_kernel {
-                if r.file.is_some_and(|f| FileId::of(fd) != Some(f)) {
-                    tokens += st.retire_reg(sys, d, reg);
-                }
+            let r = &st.reg.regs[reg as usize];
+            let same = if r.refused || !r.in_kernel {
+                r.file.is_none_or(|f| FileId::of(fd) == Some(f))
             } else {
-                r.kernel_armed = false; // forces the kernel call
+                // Asked without re-arming anything (a re-statement would be a new edge for
+                // every edge-triggered entry on the descriptor).
+                sys.still_registered(fd)
+            };
+            if !same {
+                tokens += st.retire_reg(sys, d, reg);
             }
         }
         let kind = |reg| match &handle {
@@ -692,6 +695,7 @@ impl WaitSet {
         };
         let (idx, gen) = st.reg.insert(cookie, kind(reg), signals, trigger);
         st.reg.join_reg(reg, idx);
+        let edge_now = trigger == Trigger::Edge && st.reg.edge_already_armed(reg, idx);
         let (t, mut r) = st.sync_reg(sys, d, reg);
         tokens += t;
         let mut reg = reg;
@@ -712,11 +716,7 @@ impl WaitSet {
         }
         match r {
             Ok(()) => {}
-            Err(SyncError::Refused) => {
-                let r = &mut st.reg.regs[reg as usize];
-                r.refused = true;
-                r.file = FileId::of(fd);
-            }
+            Err(SyncError::Refused) => st.reg.mark_refused(reg),
             Err(SyncError::Gone) => unreachable!("sync_reg retires a gone registration"),
             Err(SyncError::Sys(errno)) => {
                 // Undo: the set must be exactly as before.
@@ -737,7 +737,15 @@ impl WaitSet {
             }
         }
         if st.reg.regs[reg as usize].refused {
+            // Always ready: an edge entry's arming is its one rise.
+            st.reg.entries[idx as usize].kernel_bits = fdrules::ALWAYS_READY_BITS;
             tokens += st.make_ready(d, idx);
+        } else if edge_now {
+            // The registration was armed already: the state now is this entry's arming edge.
+            st.reg.arm_edge_now(reg, idx);
+            if st.reg.entries[idx as usize].kernel_bits != 0 {
+                tokens += st.make_ready(d, idx);
+            }
         }
         Ok(((idx, gen), tokens))
     }
@@ -804,12 +812,24 @@ impl WaitSet {
         match reg {
             Some(reg) => {
                 // The kernel reports the new interest afresh, under a new token (a report of
-                // an earlier arming is dropped).
+                // an earlier arming is dropped) — except an edge-triggered registration armed
+                // for other entries, which is left alone (a re-statement would be a new edge
+                // for all of them): this entry's arming edge is the state now.
                 e.kernel_bits = 0;
+                let edge = e.trigger == Trigger::Edge;
                 st.ring.unlink(&mut st.reg.entries, idx);
-                st.reg.regs[reg as usize].kernel_armed = false;
-                let (t, r) = st.sync_reg(sys, d, reg);
+                let edge_now = edge && st.reg.edge_already_armed(reg, idx);
+                if !edge_now {
+                    st.reg.regs[reg as usize].kernel_armed = false;
+                }
+                let (t, mut r) = st.sync_reg(sys, d, reg);
                 tokens += t;
+                if let Err(SyncError::Refused) = r {
+                    // First registered now (it was added with nothing to watch): a file the
+                    // kernel refuses is always ready, whenever that is found out.
+                    st.reg.mark_refused(reg);
+                    r = Ok(());
+                }
                 if let Err(err) = r {
                     let e = &mut st.reg.entries[idx as usize];
                     (e.watched, e.armed, e.held, e.kernel_bits, e.risen) = saved;
@@ -822,16 +842,19 @@ impl WaitSet {
                     });
                 }
                 if st.reg.regs.get(reg as usize).is_some_and(|r| r.refused) {
+                    st.reg.entries[idx as usize].kernel_bits = fdrules::ALWAYS_READY_BITS;
                     tokens += st.make_ready(d, idx);
+                } else if edge_now && st.reg.entries[idx as usize].reg() == Some(reg) {
+                    st.reg.arm_edge_now(reg, idx);
+                    if st.reg.entries[idx as usize].kernel_bits != 0 {
+                        tokens += st.make_ready(d, idx);
+                    }
                 }
             }
             None => {
-                if let Kind::Event(ev) = &e.kind {
-                    if e.trigger == Trigger::Edge {
-                        e.risen = ev.signals() & signals; // a re-arm counts as an edge
-                    }
-                }
-                tokens += st.reevaluate(d, idx, &mut LazyNow::new());
+                let mut now = LazyNow::new();
+                e.arm_edge(now.get()); // a re-arm counts as an edge
+                tokens += st.reevaluate(d, idx, &mut now);
             }
         }
         drop(guard);

@@ -228,6 +228,11 @@ pub(super) fn report_for(
         Kind::Fd { reg } | Kind::Handle { reg, .. } => {
             let r = &regs[*reg as usize];
             if r.refused {
+                // Always ready; an edge entry only rose once, when it was armed (its pending
+                // edge is `kernel_bits`, set at arming, cleared when reported).
+                if e.trigger == Trigger::Edge && e.kernel_bits == 0 {
+                    return None;
+                }
                 let s = fdrules::always_ready_status(r.possible, e.watched)?;
                 return Some((Status::Satisfied, s));
             }
@@ -249,9 +254,15 @@ pub(super) fn report_for(
             }
         }
         Kind::Timer { core, .. } => {
-            if core.fired_at(now.get()) {
+            let fired = core.fired_at(now.get());
+            let shown = if e.trigger == Trigger::Edge {
+                !e.risen.is_empty() // fired since last reported (or at arming)
+            } else {
+                fired
+            };
+            if shown {
                 Some((Status::Satisfied, Signals::TIMER))
-            } else if core.frozen() {
+            } else if !fired && core.frozen() {
                 Some((Status::Unsatisfiable, Signals::empty()))
             } else {
                 None

@@ -95,6 +95,19 @@ impl Entry {
         }
     }
 
+    /// An edge-triggered user source is (re-)armed (added, modified): its state now counts as
+    /// a rise, like epoll's `EPOLLET` registration.
+    pub fn arm_edge(&mut self, now: u64) {
+        if self.trigger != Trigger::Edge {
+            return;
+        }
+        self.risen = match &self.kind {
+            Kind::Event(ev) => ev.signals() & self.watched,
+            Kind::Timer { core, .. } if core.fired_at(now) => Signals::TIMER & self.watched,
+            _ => Signals::empty(),
+        };
+    }
+
     /// The descriptor registration, if the entry is on one.
     #[inline]
     pub fn reg(&self) -> Option<u32> {
@@ -107,7 +120,7 @@ impl Entry {
     /// Whether the entry contributes to its registration's kernel interest: armed, alive, and
     /// not handed out — except that an edge-triggered entry keeps collecting edges while held.
     #[inline]
-    fn wants_kernel(&self) -> bool {
+    pub fn wants_kernel(&self) -> bool {
         self.armed
             && !self.canceled
             && !self.fd_gone
@@ -213,6 +226,9 @@ impl FdIndex {
         }
     }
 }
+
+/// What an edge-triggered registration watches (see [`Registry::sync_fd`]).
+const EDGE_INTEREST: Bits = fdrules::IN | fdrules::OUT | fdrules::PRI | fdrules::RDHUP;
 
 /// The backend token of registration `reg` with generation `gen`.
 #[inline]
@@ -384,6 +400,43 @@ impl Registry {
         self.free_regs.push(reg);
     }
 
+    /// Whether an edge-triggered entry joining (or re-armed on) `reg` must take its arming
+    /// edge from the descriptor's state now, because the registration is already armed for
+    /// other entries and will not be re-stated to the kernel (see [`Registry::sync_fd`]).
+    pub fn edge_already_armed(&self, reg: u32, except: u32) -> bool {
+        let r = &self.regs[reg as usize];
+        if !r.in_kernel || r.kernel_mode != Trigger::Edge || r.kernel_interest == 0 {
+            return false;
+        }
+        let mut cur = r.head;
+        while cur != NIL {
+            let e = &self.entries[cur as usize];
+            if cur != except && e.wants_kernel() {
+                return true;
+            }
+            cur = e.next_on_reg;
+        }
+        false
+    }
+
+    /// Take an edge-triggered entry's arming edge from its descriptor's state now.
+    pub fn arm_edge_now(&mut self, reg: u32, idx: u32) {
+        let fd = self.regs[reg as usize].fd;
+        let e = &mut self.entries[idx as usize];
+        // SAFETY: `reg` is a registration of the registry.
+        e.kernel_bits =
+            fdrules::bits_now(unsafe { registered_fd(fd) }, fdrules::interest(e.watched));
+    }
+
+    /// The kernel refused to watch the descriptor of `reg`: from now on it is always ready
+    /// (the one rule, see [`fdrules`]); its file's identity tells a reused number later.
+    pub fn mark_refused(&mut self, reg: u32) {
+        let r = &mut self.regs[reg as usize];
+        r.refused = true;
+        // SAFETY: `reg` is a registration of the registry.
+        r.file = FileId::of(unsafe { registered_fd(r.fd) });
+    }
+
     /// The kernel mode for a registration whose entries use `trigger`.
     #[inline]
     pub fn kernel_mode(delivery: Delivery, trigger: Trigger) -> Trigger {
@@ -414,8 +467,15 @@ impl Registry {
             trigger = e.trigger;
             cur = e.next_on_reg;
         }
-        let interest = fdrules::interest(want & Signals::FD_ALL);
         let mode = Registry::kernel_mode(delivery, trigger);
+        let interest = if mode == Trigger::Edge && !want.is_empty() {
+            // Edges: the registration watches everything, always, and each entry takes the
+            // bits it watches. A change of one entry then never re-states the registration to
+            // the kernel, which would be a new edge for every other entry on the descriptor.
+            EDGE_INTEREST
+        } else {
+            fdrules::interest(want & Signals::FD_ALL)
+        };
         let r = &mut self.regs[reg as usize];
         // SAFETY: `reg` is a registration of the registry.
         let fd = unsafe { registered_fd(r.fd) };

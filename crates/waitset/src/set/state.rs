@@ -12,6 +12,7 @@ use crate::sync::{Mutex, PostWakeups};
 use crate::sys::wake::WakeChannel;
 use crate::sys::{Backend, Sys, Trigger};
 use crate::timer_wheel::TimerWheel;
+use crate::Signals;
 
 pub(super) use crate::sys::WAKE_TOKEN;
 
@@ -188,6 +189,7 @@ impl State {
             // absorbed it yet) must not hand the entry out again. An edge entry that saw edges
             // while held is ready now.
             let pending = e.trigger == Trigger::Edge && e.kernel_bits != 0;
+            let level = e.trigger == Trigger::Level;
             let r = &mut self.reg.regs[reg as usize];
             if r.kernel_mode == Trigger::Oneshot {
                 r.kernel_armed = false;
@@ -196,7 +198,9 @@ impl State {
             if pending {
                 tokens += self.make_ready(delivery, held.idx);
             }
-            if self.reg.regs[reg as usize].refused {
+            // An always-ready descriptor is ready again at once if level-triggered; its edge
+            // rose once, at add or modify, and never again.
+            if level && self.reg.regs.get(reg as usize).is_some_and(|r| r.refused) {
                 tokens += self.make_ready(delivery, held.idx);
             }
         } else {
@@ -245,6 +249,9 @@ impl State {
             if let Some(e) = reg.entry_mut(idx, gen) {
                 if let Kind::Timer { key, .. } = &mut e.kind {
                     *key = None;
+                    if e.trigger == Trigger::Edge {
+                        e.risen |= Signals::TIMER & e.watched; // kept while held
+                    }
                     if e.armed && !e.held {
                         // The waiter firing them reports them; others compute their own
                         // timeouts from the wheel: nobody needs waking.

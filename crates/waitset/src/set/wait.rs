@@ -269,8 +269,18 @@ impl State {
                         Trigger::Edge => {
                             e.risen = crate::Signals::empty();
                             e.kernel_bits = 0;
-                            self.ring.unlink(&mut self.reg.entries, idx);
-                            self.hold(idx, held.as_deref_mut());
+                            if held.is_some() {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                                self.hold(idx, held.as_deref_mut());
+                            } else if ready::report_for(e, &self.reg.regs, self.epoch, &mut now)
+                                .is_some()
+                            {
+                                // Something else to say after the edge (the source froze with
+                                // nothing asserted): next time.
+                                self.ring.rotate_front(&mut self.reg.entries, idx);
+                            } else {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                            }
                         }
                         Trigger::Level => match held.as_deref_mut() {
                             Some(h) => {

@@ -82,6 +82,26 @@ impl Backend for Epoll {
         epoll::delete(&self.fd, fd)
     }
 
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        // epoll keys a registration by (file, number): adding the number again fails with
+        // EEXIST exactly while the registered file is the one the number names. Unlike a
+        // modify, this re-arms nothing. If the add succeeds, the old registration was gone:
+        // take the probe back out.
+        match epoll::add(
+            &self.fd,
+            fd,
+            EventData::new_u64(u64::MAX - 3),
+            EventFlags::empty(),
+        ) {
+            Err(Errno::EXIST) => true,
+            Ok(()) => {
+                let _ = epoll::delete(&self.fd, fd);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
     fn wait<R>(
         &self,
         max: usize,

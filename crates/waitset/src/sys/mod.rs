@@ -264,6 +264,10 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<(), Errno>;
     /// Stop watching `fd`.
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno>;
+    /// Whether the registration of `fd`'s number still watches the file `fd` names now (false:
+    /// the watched file was closed and the number reused or closed). Changes nothing: in
+    /// particular an edge-triggered registration is not re-armed.
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool;
     /// Wait up to `timeout` (`None`: forever) for at most `max` reports, then hand them to `f`
     /// straight from the kernel's buffer, with no backend lock held (so `f` may lock the set).
     fn wait<R>(
@@ -373,6 +377,10 @@ impl Backend for Sys {
     #[inline]
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
         dispatch!(self, b => b.delete(fd))
+    }
+    #[inline]
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        dispatch!(self, b => b.still_registered(fd))
     }
     #[inline]
     fn wait<R>(

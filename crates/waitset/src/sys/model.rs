@@ -139,6 +139,15 @@ impl Backend for ModelBackend {
         }
     }
 
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        self.kernel
+            .state
+            .lock()
+            .unwrap()
+            .registered
+            .contains_key(&fd.as_raw_fd())
+    }
+
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut st = self.kernel.state.lock().unwrap();
         st.registered

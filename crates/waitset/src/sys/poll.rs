@@ -199,6 +199,14 @@ impl Backend for PollBackend {
         Ok(())
     }
 
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        let file = FileId::of(fd);
+        let t = self.table.lock();
+        t.by_fd
+            .get(&fd.as_raw_fd())
+            .is_some_and(|&i| file == Some(t.watched[i].file))
+    }
+
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut t = self.table.lock();
         let Some(i) = t.by_fd.remove(&fd.as_raw_fd()) else {

@@ -12,22 +12,31 @@ use waitset::{PollFlags, PollOptions, PollSet, Source};
 /// A WaitSet source for a raw fd. Callers keep the fd open until its entry is removed (except
 /// where a test breaks that contract on purpose, and says so).
 pub fn fd_source<'a>(fd: &'a impl AsFd) -> Source<'a> {
-    Source::fd(fd)
+    // SAFETY: the callers keep the fd open until its entry is removed, or break the contract on
+    // purpose to check that the engine never confuses a closed or reused number (and say so).
+    unsafe { Source::fd(fd) }
 }
 
 /// A `PollSet` served with `options`.
-pub fn pollset(options: PollOptions) -> PollSet {
+pub fn pollset<'fd>(options: PollOptions) -> PollSet<'fd> {
     PollSet::with_options(options)
 }
 
 /// Append `fd` watched for `events`.
-pub fn pollset_push(set: &mut PollSet, fd: &impl AsFd, events: PollFlags) {
+pub fn pollset_push<'fd>(set: &mut PollSet<'fd>, fd: &'fd impl AsFd, events: PollFlags) {
     set.push(fd, events).expect("pollset push");
 }
 
-/// Append a raw fd number (a closed one, to check `NVAL`).
-pub fn pollset_push_raw(set: &mut PollSet, fd: RawFd, events: PollFlags) {
-    set.push_raw(fd, events).expect("pollset push_raw");
+/// Append a raw fd number. A number that is not open cannot join a set (`BadHandle`), since the
+/// set keeps its interest in the kernel: returns the error.
+pub fn pollset_push_raw(
+    set: &mut PollSet<'_>,
+    fd: RawFd,
+    events: PollFlags,
+) -> waitset::Result<()> {
+    // SAFETY: the callers keep `fd` open while it is in the set (or pass a closed number, which
+    // is refused here and never enters the set).
+    unsafe { set.push_raw(fd, events) }
 }
 
 /// A new pipe whose read end has fd number `n` (which must be free): the read end is dup3'ed
