@@ -12,7 +12,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 /// The wake channel.
 pub(crate) struct WakeChannel {
     read: OwnedFd,
-    /// Edges (epoll): one write per wake-up, never read.
+    /// Edges (epoll): one write per wake-up, never read. (Always false where there is no
+    /// epoll, and unread there.)
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     edge: bool,
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     write: OwnedFd,
