@@ -102,3 +102,9 @@ pub use crate::source::event::Event;
 pub use crate::source::handle::{Handle, HandleFd};
 pub use crate::source::timer::Timer;
 pub use crate::sys::{BackendKind, Capabilities, Trigger};
+
+/// `docs/ASYNC.md`, whose examples run as doctests with both async features
+/// (`cargo test -p waitset --features tokio,async-io --doc`).
+#[cfg(all(doctest, feature = "tokio", feature = "async-io"))]
+#[doc = include_str!("../../../docs/ASYNC.md")]
+pub struct AsyncGuide;

@@ -139,6 +139,46 @@ fn events_raised_from_other_threads_wake_tasks_on_every_worker() {
     });
 }
 
+/// A thread blocked in `WaitSet::wait` and a task in `wait_async` on the same set: the task's
+/// non-blocking waits may take the kernel's report of the wake channel meant for the thread,
+/// which must still be woken. Broadcast and level-triggered: both see every raise.
+#[test]
+fn a_blocked_thread_and_a_task_on_one_set_are_both_woken() {
+    runtime().block_on(async {
+        let s = epoll_set();
+        let ev = Event::new();
+        s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+        let aset = AsyncWaitSet::new(&s).unwrap();
+        for round in 0..50 {
+            let thread = {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut out = [WaitResult::default(); 1];
+                    s.wait(Deadline::after(WATCHDOG), &mut out)
+                        .map(|_| out[0].cookie)
+                })
+            };
+            let raiser = {
+                let ev = ev.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_micros(200 * (round % 5)));
+                    ev.signal(Signals::empty(), Signals::USER_0).unwrap();
+                })
+            };
+            let got = wait(&aset, 1).await.unwrap();
+            assert_eq!(got[0].cookie, 1);
+            raiser.join().unwrap();
+            let from_thread = thread.join().unwrap();
+            assert_eq!(
+                from_thread.ok(),
+                Some(1),
+                "round {round}: the thread was not woken"
+            );
+            ev.signal(Signals::USER_0, Signals::empty()).unwrap();
+        }
+    });
+}
+
 #[test]
 fn timers_fire_through_the_reactor() {
     runtime().block_on(async {
