@@ -106,5 +106,10 @@ pub use crate::sys::{BackendKind, Capabilities, Trigger};
 /// `docs/ASYNC.md`, whose examples run as doctests with both async features
 /// (`cargo test -p waitset --features tokio,async-io --doc`).
 #[cfg(all(doctest, feature = "tokio", feature = "async-io"))]
-#[doc = include_str!("../../../docs/ASYNC.md")]
+#[doc = include_str!("../docs/ASYNC.md")]
 pub struct AsyncGuide;
+
+/// This crate's README, whose example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,5 +1,5 @@
 //! `wait_async` on async-io (feature `async-io`): the set's descriptor registered with
-//! async-io's reactor through [`Async`](::async_io::Async) — the reactor of smol and
+//! async-io's reactor through [`Async`] — the reactor of smol and
 //! async-std, which any executor can drive.
 //!
 //! ```

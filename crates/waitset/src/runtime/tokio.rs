@@ -1,5 +1,5 @@
 //! `wait_async` on tokio (feature `tokio`): the set's descriptor registered with tokio's
-//! reactor through [`AsyncFd`](::tokio::io::unix::AsyncFd).
+//! reactor through [`AsyncFd`].
 //!
 //! ```
 //! use std::time::Duration;
