@@ -237,6 +237,51 @@ fn precision_is_slack_but_never_early() {
     assert!(t0.elapsed() >= Duration::from_millis(20));
 }
 
+/// The slack a clock's `precision` may add is capped: at most 1/16 of the time left and never
+/// more than 5 ms (`waitset_wasi::poll::clock_slack`).
+#[test]
+fn clock_slack_is_capped_by_a_fraction_and_an_absolute_bound() {
+    use waitset_wasi::poll::{clock_slack, SLACK_FRACTION, SLACK_MAX_NS};
+    assert_eq!((SLACK_FRACTION, SLACK_MAX_NS), (16, 5_000_000));
+    assert_eq!(
+        clock_slack(20_000_000, 100),
+        100,
+        "a small precision is honoured"
+    );
+    assert_eq!(
+        clock_slack(20_000_000, 1_000_000_000),
+        1_250_000,
+        "1/16 of 20 ms"
+    );
+    assert_eq!(clock_slack(20_000_000, u64::MAX), 1_250_000);
+    assert_eq!(
+        clock_slack(3_600_000_000_000, u64::MAX),
+        5_000_000,
+        "never above 5 ms"
+    );
+    assert_eq!(clock_slack(0, u64::MAX), 0);
+}
+
+/// A 20 ms clock with precision `u64::MAX` fires: a finite clock never becomes an infinite wait
+/// (before the cap it never returned). The wait runs on a thread so a regression fails the test
+/// after a generous guard instead of hanging it; no duration is asserted.
+#[test]
+fn a_huge_precision_does_not_make_a_finite_clock_infinite() {
+    for precision in [u64::MAX, 1_000_000_000] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ctx = WasiCtx::builder().poll_seed(0).build().unwrap();
+            let (_, evs) = call(&mut ctx, &[clock_sub(7, 20_000_000, precision)]);
+            let _ = tx.send(evs);
+        });
+        let evs = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the 20 ms clock never fired");
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].userdata, 7);
+    }
+}
+
 #[test]
 fn a_pending_interrupt_ends_poll_oneoff_first_and_writes_nothing() {
     let int = Interrupt::new().unwrap();
