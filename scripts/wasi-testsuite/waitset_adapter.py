@@ -22,6 +22,12 @@ def get_version() -> str:
     return result.stdout.split()[1]
 
 
+def get_timeout_seconds() -> float:
+    # The runner's default is 5 s per test; a debug build compiling a module on 2 loaded cores
+    # can take longer than that. $WAITSET_TEST_TIMEOUT overrides.
+    return float(os.getenv("WAITSET_TEST_TIMEOUT", "60"))
+
+
 def get_wasi_versions() -> List[str]:
     return ["wasm32-wasip1"]
 
