@@ -48,8 +48,12 @@ impl WaitSetReactor {
 
 impl<'a> Reactor<'a> for WaitSetReactor {
     fn register(&mut self, fd: BorrowedFd<'a>, token: usize) -> Result<(), Error> {
-        self.set
-            .add(token as u64, Source::Fd(fd), Signals::READABLE)?;
+        // SAFETY: the descriptor is borrowed for 'a, which outlives this reactor and its set:
+        // it is closed only after the set is gone.
+        unsafe {
+            self.set
+                .add(token as u64, Source::fd(&fd), Signals::READABLE)?
+        };
         Ok(())
     }
 

@@ -201,17 +201,21 @@ struct FdWait {
     write: bool,
 }
 
-/// The one place the host registers a guest's fd with the engine.
+/// The one place the host registers a descriptor with the engine.
 ///
-/// The entry must be removed before the host fd is closed: [`PollState::forget`] does that, and
+/// # Safety
+///
+/// The set keeps the descriptor's number: the entry must be removed (or the set dropped) before
+/// the descriptor is closed. For guest fds [`PollState::forget`] does that, and
 /// [`WasiCtx::close`] (the only way a guest fd is closed) calls it first.
-fn engine_add(
+unsafe fn engine_add(
     set: &WaitSet,
     cookie: u64,
     fd: BorrowedFd<'_>,
     signals: Signals,
 ) -> Result<(), waitset::Error> {
-    set.add(cookie, Source::Fd(fd), signals)
+    // SAFETY: the caller upholds `Source::fd`'s contract (see above).
+    unsafe { set.add(cookie, Source::fd(&fd), signals) }
 }
 
 /// `precision` is slack, but at most this fraction of the time left (1/16)...
@@ -359,7 +363,9 @@ impl PollState {
             if set.contains(cookie) {
                 let _ = set.remove(cookie);
             }
-            engine_add(&set, cookie, fd, want)
+            // SAFETY: `fd` belongs to an entry of the guest's fd table; `WasiCtx::close` (the
+            // only way a guest fd is closed) removes the engine entry (`forget`) first.
+            unsafe { engine_add(&set, cookie, fd, want) }
         };
         self.changes += 1;
         let r = self.regs.get_mut(&guest_fd).ok_or(Errno::IO)?;
@@ -644,8 +650,11 @@ impl WasiCtx {
         if !self.poll.interrupt_added {
             if let Some(int) = self.interrupt.clone() {
                 let set = self.poll.set()?;
+                // SAFETY: the interrupt's descriptor lives as long as `self.interrupt`, which this
+                // context keeps for as long as its wait set (dropped first: field order).
                 self.poll.interrupt_added =
-                    engine_add(set, INTERRUPT_COOKIE, int.fd(), Signals::READABLE).is_ok();
+                    unsafe { engine_add(set, INTERRUPT_COOKIE, int.fd(), Signals::READABLE) }
+                        .is_ok();
             }
         }
         self.poll.set()?;

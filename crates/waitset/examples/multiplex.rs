@@ -22,7 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|n| n.parse().ok());
     let set = WaitSet::new()?;
     let stdin = std::io::stdin();
-    set.add(STDIN, Source::fd(&stdin), Signals::READABLE)?;
+    // SAFETY: stdin stays open for the whole program, longer than the set.
+    unsafe { set.add(STDIN, Source::fd(&stdin), Signals::READABLE)? };
 
     let period = Duration::from_millis(500);
     let timer = Timer::new();

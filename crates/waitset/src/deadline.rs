@@ -33,10 +33,11 @@ impl Deadline {
     /// The current time: waiting until `now()` checks readiness without blocking.
     ///
     /// ```
-    /// use waitset::{Deadline, Error, Signals, Source, WaitResult, WaitSet};
+    /// use waitset::{Deadline, Error, Handle, Signals, Source, WaitResult, WaitSet};
     /// let (r, _w) = rustix::pipe::pipe().unwrap();
+    /// let r = Handle::new(r);
     /// let set = WaitSet::new().unwrap();
-    /// set.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+    /// set.add(1, Source::from(&r), Signals::READABLE).unwrap();
     /// let mut out = [WaitResult::default(); 1];
     /// // Nothing to read: a wait until `now()` returns at once.
     /// assert!(matches!(set.wait(Deadline::now(), &mut out), Err(Error::TimedOut)));
@@ -174,6 +175,20 @@ impl Deadline {
     }
 }
 
+/// The same as [`Deadline::from_instant`].
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use waitset::Deadline;
+/// let d: Deadline = (Instant::now() + Duration::from_secs(5)).into();
+/// assert!(d > Deadline::now() && !d.is_infinite());
+/// ```
+impl From<Instant> for Deadline {
+    fn from(at: Instant) -> Deadline {
+        Deadline::from_instant(at)
+    }
+}
+
 /// A relative timeout in whole milliseconds, as the classic library wrappers take it.
 ///
 /// Built from (seconds, microseconds) it rounds a partial millisecond *up* (a 1 µs timeout waits
@@ -241,9 +256,9 @@ impl Timeout {
     /// assert_eq!(Timeout::from_sec_usec(0, 2_500_000), Timeout::from_millis(2_500)); // µs carry
     /// assert_eq!(Timeout::from_sec_usec(u64::MAX, 0).as_millis(), Some(u64::MAX)); // saturates
     /// ```
-    pub const fn from_sec_usec(secs: u64, usecs: u64) -> Timeout {
-        let ms_from_us = usecs / 1000 + if usecs % 1000 != 0 { 1 } else { 0 };
-        Timeout(Some(secs.saturating_mul(1000).saturating_add(ms_from_us)))
+    pub fn from_sec_usec(secs: u64, usecs: u64) -> Timeout {
+        let d = Duration::from_secs(secs).checked_add(Duration::from_micros(usecs));
+        Timeout::from_duration(d.unwrap_or(Duration::MAX))
     }
 
     /// A timeout from a [`Duration`], rounding a partial millisecond up; saturates.
@@ -258,8 +273,7 @@ impl Timeout {
     /// assert_eq!(Timeout::from_duration(Duration::MAX).as_millis(), Some(u64::MAX));
     /// ```
     pub fn from_duration(d: Duration) -> Timeout {
-        let ms = d.as_nanos().div_ceil(1_000_000);
-        Timeout(Some(u64::try_from(ms).unwrap_or(u64::MAX)))
+        Timeout(Some(ceil_millis(d)))
     }
 
     /// Whole milliseconds, or `None` for [`Timeout::INFINITE`].
@@ -292,7 +306,8 @@ impl Timeout {
     }
 }
 
-/// Nanoseconds on `CLOCK_MONOTONIC`.
+/// Nanoseconds on `CLOCK_MONOTONIC`: the one clock read of the engine.
+#[inline]
 pub(crate) fn monotonic_ns() -> u64 {
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     (ts.tv_sec as u64)
@@ -300,7 +315,40 @@ pub(crate) fn monotonic_ns() -> u64 {
         .saturating_add(ts.tv_nsec as u64)
 }
 
-/// Round a duration up to whole milliseconds for a kernel that takes milliseconds.
+/// Round a duration up to whole milliseconds, saturating: a partial millisecond never becomes
+/// zero (a kernel that takes milliseconds would otherwise spin), the one copy of this rule.
 pub(crate) fn ceil_millis(d: Duration) -> u64 {
     u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+/// A millisecond timeout for a kernel interface that takes a C `int` (`None`: block, -1).
+#[cfg_attr(
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    ),
+    allow(dead_code)
+)]
+pub(crate) fn millis_c_int(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => -1,
+        Some(d) => ceil_millis(d).min(i32::MAX as u64) as i32,
+    }
+}
+
+/// The largest number of seconds handed to a kernel timespec (about 146 years): every kernel
+/// accepts it, and adding it to the current time cannot overflow.
+const MAX_TIMESPEC_SECS: u64 = i64::MAX as u64 / 2_000_000_000;
+
+/// A kernel timespec for a relative timeout, clamped to [`MAX_TIMESPEC_SECS`]: the one
+/// conversion used by every backend.
+pub(crate) fn timespec(d: Duration) -> rustix::time::Timespec {
+    rustix::time::Timespec {
+        tv_sec: d.as_secs().min(MAX_TIMESPEC_SECS) as i64,
+        tv_nsec: d.subsec_nanos().into(),
+    }
 }

@@ -1,15 +1,23 @@
-//! The engine's one error type.
+//! The engine's one error type and its one errno mapping.
+//!
+//! Every conversion between kernel errors and [`Error`] goes through [`Error::from_errno`] and
+//! [`Error::errno`]: an `io::Error` and a raw errno with the same number become the same variant.
 
 use std::io;
 
 /// Everything that can go wrong in any face of the engine.
 ///
 /// Each variant maps to the errno a C caller would see ([`Error::errno`]), and an
-/// [`std::io::Error`] converts into the closest variant.
+/// [`std::io::Error`] converts into the closest variant, and back with `?` in `io::Result` code.
 ///
 /// ```
 /// use waitset::Error;
-/// assert_eq!(Error::InvalidArgument("negative timeout").errno(), rustix::io::Errno::INVAL);
+/// assert_eq!(Error::InvalidArgument("negative timeout").errno(), libc::EINVAL);
+/// fn in_io_code() -> std::io::Result<()> {
+///     Err(Error::TimedOut)?; // From<Error> for io::Error
+///     Ok(())
+/// }
+/// assert_eq!(in_io_code().unwrap_err().kind(), std::io::ErrorKind::TimedOut);
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,7 +47,7 @@ pub enum Error {
     /// descriptor (EACCES).
     #[error("the handle can never assert {0:?}")]
     AccessDenied(crate::Signals),
-    /// The operation is not supported, e.g. adding a set to itself (ENOTSUP).
+    /// The operation is not supported, e.g. edge triggering on the poll(2) backend (ENOTSUP).
     #[error("not supported: {0}")]
     NotSupported(&'static str),
     /// A caller-provided buffer lies outside addressable memory (EFAULT).
@@ -47,65 +55,60 @@ pub enum Error {
     Fault,
     /// Any other failure reported by the kernel.
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(io::Error),
 }
 
 impl Error {
-    /// The errno a C caller of the same operation would see.
+    /// The errno a C caller of the same operation would see (a positive `errno` value).
     ///
     /// ```
-    /// use rustix::io::Errno;
     /// use waitset::{Error, WaitSet};
     /// let set = WaitSet::new().unwrap();
-    /// assert_eq!(set.remove(42).unwrap_err().errno(), Errno::NOENT);
-    /// assert_eq!(Error::TimedOut.errno(), Errno::TIMEDOUT);
+    /// assert_eq!(set.remove(42).unwrap_err().errno(), libc::ENOENT);
+    /// assert_eq!(Error::TimedOut.errno(), libc::ETIMEDOUT);
     /// // A kernel error keeps its errno; one without an errno is EIO.
     /// let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
-    /// assert_eq!(Error::Io(emfile).errno(), Errno::MFILE);
-    /// assert_eq!(Error::Io(std::io::Error::other("no errno")).errno(), Errno::IO);
+    /// assert_eq!(Error::from(emfile).errno(), libc::EMFILE);
+    /// assert_eq!(Error::Io(std::io::Error::other("no errno")).errno(), libc::EIO);
     /// ```
-    pub fn errno(&self) -> rustix::io::Errno {
-        use rustix::io::Errno;
+    pub fn errno(&self) -> i32 {
         match self {
-            Error::InvalidArgument(_) => Errno::INVAL,
-            Error::Interrupted => Errno::INTR,
-            Error::TimedOut => Errno::TIMEDOUT,
-            Error::Canceled => Errno::CANCELED,
-            Error::AlreadyExists(_) => Errno::EXIST,
-            Error::NotFound(_) => Errno::NOENT,
-            Error::BadHandle => Errno::BADF,
-            Error::AccessDenied(_) => Errno::ACCESS,
-            Error::NotSupported(_) => Errno::NOTSUP,
-            Error::Fault => Errno::FAULT,
-            Error::Io(e) => e
-                .raw_os_error()
-                .map(Errno::from_raw_os_error)
-                .unwrap_or(Errno::IO),
+            Error::InvalidArgument(_) => libc::EINVAL,
+            Error::Interrupted => libc::EINTR,
+            Error::TimedOut => libc::ETIMEDOUT,
+            Error::Canceled => libc::ECANCELED,
+            Error::AlreadyExists(_) => libc::EEXIST,
+            Error::NotFound(_) => libc::ENOENT,
+            Error::BadHandle => libc::EBADF,
+            Error::AccessDenied(_) => libc::EACCES,
+            Error::NotSupported(_) => libc::ENOTSUP,
+            Error::Fault => libc::EFAULT,
+            Error::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
         }
     }
 
     /// The error for a kernel errno, choosing the typed variant where one fits.
     ///
     /// ```
-    /// use rustix::io::Errno;
     /// use waitset::Error;
-    /// assert!(matches!(Error::from_errno(Errno::INTR), Error::Interrupted));
-    /// assert!(matches!(Error::from_errno(Errno::BADF), Error::BadHandle));
-    /// assert!(matches!(Error::from_errno(Errno::TIMEDOUT), Error::TimedOut));
+    /// assert!(matches!(Error::from_errno(libc::EINTR), Error::Interrupted));
+    /// assert!(matches!(Error::from_errno(libc::EBADF), Error::BadHandle));
+    /// assert!(matches!(Error::from_errno(libc::ETIMEDOUT), Error::TimedOut));
+    /// assert!(matches!(Error::from_errno(libc::EINVAL), Error::InvalidArgument(_)));
     /// // No typed variant: an I/O error that keeps the errno.
-    /// let e = Error::from_errno(Errno::AGAIN);
+    /// let e = Error::from_errno(libc::EAGAIN);
     /// assert!(matches!(e, Error::Io(_)));
-    /// assert_eq!(e.errno(), Errno::AGAIN);
+    /// assert_eq!(e.errno(), libc::EAGAIN);
     /// ```
-    pub fn from_errno(e: rustix::io::Errno) -> Error {
-        use rustix::io::Errno;
-        match e {
-            Errno::INTR => Error::Interrupted,
-            Errno::BADF => Error::BadHandle,
-            Errno::FAULT => Error::Fault,
-            Errno::TIMEDOUT => Error::TimedOut,
-            Errno::CANCELED => Error::Canceled,
-            other => Error::Io(io::Error::from_raw_os_error(other.raw_os_error())),
+    pub fn from_errno(errno: i32) -> Error {
+        match errno {
+            libc::EINTR => Error::Interrupted,
+            libc::EINVAL => Error::InvalidArgument("rejected by the kernel (EINVAL)"),
+            libc::EBADF => Error::BadHandle,
+            libc::EFAULT => Error::Fault,
+            libc::ETIMEDOUT => Error::TimedOut,
+            libc::ECANCELED => Error::Canceled,
+            other => Error::Io(io::Error::from_raw_os_error(other)),
         }
     }
 
@@ -147,32 +150,63 @@ impl Error {
     pub fn traced(self, op: &'static str) -> Error {
         match &self {
             Error::Io(_) => {
-                tracing::warn!(op, error = %self, errno = self.errno().raw_os_error(), "waitset error")
+                tracing::warn!(op, error = %self, errno = self.errno(), "waitset error")
             }
             _ => {
-                tracing::debug!(op, error = %self, errno = self.errno().raw_os_error(), "waitset error")
+                tracing::debug!(op, error = %self, errno = self.errno(), "waitset error")
             }
         }
         self
     }
 }
 
-/// The same conversion as [`Error::from_errno`], so that `?` turns a kernel errno into the
-/// typed variant where one fits.
+impl Error {
+    /// A kernel error from rustix, through the one mapping (kept out of the public API so that
+    /// rustix stays an implementation detail).
+    #[inline]
+    pub(crate) fn sys(e: rustix::io::Errno) -> Error {
+        Error::from_errno(e.raw_os_error())
+    }
+}
+
+/// The same conversion as [`Error::from_errno`] for an error that carries an errno; any other
+/// `io::Error` is kept as [`Error::Io`].
 ///
 /// ```
-/// use std::os::fd::AsFd;
 /// use waitset::Error;
-/// fn read_byte(fd: impl AsFd) -> waitset::Result<usize> {
-///     Ok(rustix::io::read(fd, &mut [0u8; 1])?) // an Errno converts with `?`
-/// }
-/// let (_r, w) = rustix::pipe::pipe().unwrap();
-/// // Reading a pipe's write end fails with EBADF, which becomes the typed BadHandle.
-/// assert!(matches!(read_byte(&w), Err(Error::BadHandle)));
+/// let e: Error = std::io::Error::from_raw_os_error(libc::EBADF).into();
+/// assert!(matches!(e, Error::BadHandle)); // the same variant as from_errno(EBADF)
+/// let e: Error = std::io::Error::other("no errno").into();
+/// assert!(matches!(e, Error::Io(_)));
 /// ```
-impl From<rustix::io::Errno> for Error {
-    fn from(e: rustix::io::Errno) -> Error {
-        Error::from_errno(e)
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(n) => Error::from_errno(n),
+            None => Error::Io(e),
+        }
+    }
+}
+
+/// An [`Error`] as an `io::Error` with the same errno (the original `io::Error` for
+/// [`Error::Io`]), so `?` works in `io::Result` code.
+///
+/// ```
+/// use waitset::{Error, WaitSet};
+/// fn remove_it(set: &WaitSet) -> std::io::Result<()> {
+///     set.remove(5)?;
+///     Ok(())
+/// }
+/// let e = remove_it(&WaitSet::new().unwrap()).unwrap_err();
+/// assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+/// assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+/// ```
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            other => io::Error::from_raw_os_error(other.errno()),
+        }
     }
 }
 

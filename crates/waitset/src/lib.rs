@@ -23,7 +23,7 @@
 //!    ```
 //!    use waitset::{PollFlags, PollSet, Timeout};
 //!    let (r, _w) = rustix::pipe::pipe().unwrap();
-//!    let mut set = PollSet::new();
+//!    let mut set = PollSet::new(); // borrows its fds: interest stays in the kernel
 //!    set.push(&r, PollFlags::IN).unwrap();
 //!    let out = set.poll(Timeout::from_sec_usec(0, 1), true).unwrap(); // 1 µs → 1 ms
 //!    assert_eq!(out.ready, 0);
@@ -36,12 +36,13 @@
 //!
 //!    ```
 //!    use std::time::Duration;
-//!    use waitset::{Deadline, Event, Signals, Source, Timer, WaitResult, WaitSet};
+//!    use waitset::{Deadline, Event, Handle, Signals, Source, Timer, WaitResult, WaitSet};
 //!    let set = WaitSet::new().unwrap();
 //!    let (r, _w) = rustix::pipe::pipe().unwrap();
+//!    let r = Handle::new(r); // an owned fd: closing it cancels its entries
 //!    let ev = Event::new();
 //!    let timer = Timer::new();
-//!    set.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+//!    set.add(1, Source::from(&r), Signals::READABLE).unwrap();
 //!    set.add(2, Source::from(&ev), Signals::USER_0).unwrap();
 //!    set.add(3, Source::from(&timer), Signals::TIMER).unwrap();
 //!    timer.set(Deadline::after(Duration::from_millis(1)), Duration::ZERO);
@@ -54,10 +55,12 @@
 //!
 //! ## Backends
 //!
-//! Every face runs on either backend: Linux `epoll(7)` (the default) or the portable `poll(2)`
-//! backend. Choose with [`WaitSetBuilder::backend`] / [`PollOptions::backend`], or for a whole
-//! process with `WAITSET_BACKEND=epoll|poll`. [`BackendKind::capabilities`] says which trigger
-//! modes a backend supports natively.
+//! The persistent faces run on either backend: Linux `epoll(7)` (the default) or the portable
+//! `poll(2)` backend. Choose with [`WaitSetBuilder::backend`] / [`PollOptions::backend`], or for
+//! a whole process with `WAITSET_BACKEND=epoll|poll`. [`BackendKind::capabilities`] says which
+//! trigger modes a backend supports natively. The stateless [`poll`] and [`ppoll`] are always
+//! the kernel's `poll(2)` / `ppoll(2)`: a single call gains nothing from keeping interest in the
+//! kernel.
 //!
 //! ## Errors
 //!
@@ -65,28 +68,26 @@
 //! memory as they were, and is also emitted as a `tracing` event.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
-mod buffer;
 mod deadline;
 mod error;
-mod event;
-mod handle;
-mod notify;
-mod poll;
-mod pollset;
+mod face;
+mod fdrules;
+mod set;
 mod signals;
+mod source;
+mod sync;
 mod sys;
-mod timer;
 mod timer_wheel;
-mod waitset;
 
 pub use crate::deadline::{Deadline, Timeout};
 pub use crate::error::{Error, Result};
-pub use crate::event::Event;
-pub use crate::handle::{Handle, HandleFd};
-pub use crate::poll::{poll, ppoll, EofMode, PollFd, PollFlags, PollOptions, SigSet, INFTIM};
-pub use crate::pollset::{PollOutcome, PollSet};
+pub use crate::face::poll::{poll, ppoll, EofMode, PollFd, PollFlags, PollOptions, SigSet, INFTIM};
+pub use crate::face::pollset::{PollOutcome, PollSet};
+pub use crate::set::{Delivery, Source, Status, WaitResult, WaitSet, WaitSetBuilder};
 pub use crate::signals::Signals;
+pub use crate::source::event::Event;
+pub use crate::source::handle::{Handle, HandleFd};
+pub use crate::source::timer::Timer;
 pub use crate::sys::{BackendKind, Capabilities, Trigger};
-pub use crate::timer::Timer;
-pub use crate::waitset::{Delivery, Source, Status, WaitResult, WaitSet, WaitSetBuilder};

@@ -58,7 +58,7 @@ fn a_reused_fd_number_is_not_confused_with_a_closed_handle() {
         // The next pipe will likely reuse the number; readiness on it must not be reported as
         // the old entry's.
         let (r2, w2) = pipe();
-        s.add(2, Source::fd(&r2), Signals::READABLE).unwrap();
+        s.add(2, fd_source(&r2), Signals::READABLE).unwrap();
         write(&w2, b"x");
         let mut all = Vec::new();
         for _ in 0..2 {

@@ -35,7 +35,7 @@ fn every_ready_fd_is_reported_within_ceil_ready_over_capacity_waits() {
         for i in 0..50u64 {
             let (r, w) = pipe();
             write(&w, b"x");
-            s.add(i, Source::fd(&r), Signals::READABLE).unwrap();
+            s.add(i, fd_source(&r), Signals::READABLE).unwrap();
             keep.push((r, w));
         }
         for cap in [1, 3, 7, 16, 49] {
@@ -67,7 +67,7 @@ fn mixed_fds_and_events_are_all_reported_without_starvation() {
         for i in 0..20u64 {
             let (r, w) = pipe();
             write(&w, b"x");
-            s.add(i, Source::fd(&r), Signals::READABLE).unwrap();
+            s.add(i, fd_source(&r), Signals::READABLE).unwrap();
             keep.push((r, w));
         }
         let evs: Vec<Event> = (0..20).map(|_| Event::new()).collect();

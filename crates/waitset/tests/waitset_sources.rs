@@ -16,7 +16,7 @@ fn tcp_loopback_accept_read_write() {
         let s = set(k);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.set_nonblocking(true).unwrap();
-        s.add(1, Source::fd(&l), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&l), Signals::READABLE).unwrap();
         let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         assert_eq!(
             cookies(&wait_some(&s, 4)),
@@ -25,7 +25,7 @@ fn tcp_loopback_accept_read_write() {
         );
         let (srv, _) = l.accept().unwrap();
         s.remove(1).unwrap();
-        s.add(2, Source::fd(&srv), Signals::READABLE).unwrap();
+        s.add(2, fd_source(&srv), Signals::READABLE).unwrap();
         assert!(poll_now(&s, 4).is_empty());
         c.write_all(b"hello").unwrap();
         let out = wait_some(&s, 4);
@@ -65,7 +65,7 @@ fn pty_master_sees_slave_output_and_hangup() {
     each_backend(|k| {
         let s = set(k);
         let (master, slave) = pty_pair();
-        s.add(1, Source::fd(&master), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&master), Signals::READABLE).unwrap();
         assert!(poll_now(&s, 4).is_empty());
         rustix::io::write(&slave, b"out\n").unwrap();
         assert_eq!(cookies(&wait_some(&s, 4)), vec![1]);
@@ -86,7 +86,7 @@ fn eventfd_is_a_source() {
     each_backend(|k| {
         let s = set(k);
         let efd = rustix::event::eventfd(0, rustix::event::EventfdFlags::NONBLOCK).unwrap();
-        s.add(1, Source::fd(&efd), Signals::READABLE | Signals::WRITABLE)
+        s.add(1, fd_source(&efd), Signals::READABLE | Signals::WRITABLE)
             .unwrap();
         assert_eq!(wait_some(&s, 4)[0].observed, Signals::WRITABLE);
         rustix::io::write(&efd, &1u64.to_ne_bytes()).unwrap();
@@ -113,8 +113,8 @@ fn regular_files_and_dev_null_are_always_ready() {
             .write(true)
             .open("/dev/null")
             .unwrap();
-        s.add(1, Source::fd(&f), Signals::READABLE).unwrap();
-        s.add(2, Source::fd(&null), Signals::READABLE | Signals::WRITABLE)
+        s.add(1, fd_source(&f), Signals::READABLE).unwrap();
+        s.add(2, fd_source(&null), Signals::READABLE | Signals::WRITABLE)
             .unwrap();
         for _ in 0..3 {
             let mut out = wait_some(&s, 4);

@@ -20,7 +20,7 @@ fn broadcast_every_waiter_sees_the_ready_entries() {
         let ev = Event::new();
         s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
         let (r, w) = pipe();
-        s.add(2, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(2, fd_source(&r), Signals::READABLE).unwrap();
         let n = 4;
         let barrier = Arc::new(Barrier::new(n + 1));
         let waiters: Vec<_> = (0..n)
@@ -60,7 +60,7 @@ fn exclusive_each_result_goes_to_exactly_one_waiter() {
         let mut keep = Vec::new();
         for i in 0..n_items {
             let (a, b) = socketpair();
-            s.add(i, Source::fd(&a), Signals::READABLE).unwrap();
+            s.add(i, fd_source(&a), Signals::READABLE).unwrap();
             keep.push((a, b));
         }
         let fds: Arc<Vec<_>> = Arc::new(keep);
@@ -127,9 +127,12 @@ fn exclusive_one_readiness_wakes_one_waiter() {
             // Level-triggered and left asserted: in broadcast every waiter would report it.
             s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
             let woke = Arc::new(AtomicUsize::new(0));
+            // Every waiter stays alive until all four waits have ended: a thread that exits
+            // releases what it holds, and the entry would go to the next waiter.
+            let all_waited = Arc::new(Barrier::new(4));
             let waiters: Vec<_> = (0..4)
                 .map(|_| {
-                    let (s, woke) = (s.clone(), woke.clone());
+                    let (s, woke, all_waited) = (s.clone(), woke.clone(), all_waited.clone());
                     std::thread::spawn(move || {
                         let mut out = [WaitResult::default(); 2];
                         match s.wait(Deadline::after(Duration::from_millis(400)), &mut out) {
@@ -139,6 +142,7 @@ fn exclusive_one_readiness_wakes_one_waiter() {
                             Err(Error::TimedOut) => {}
                             Err(e) => panic!("{e}"),
                         }
+                        all_waited.wait();
                     })
                 })
                 .collect();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use util::*;
-use waitset::{Deadline, Error, Signals, Source, WaitResult};
+use waitset::{Deadline, Error, Signals, WaitResult};
 
 /// (name, level, fields) of every span opened.
 type Spans = Arc<Mutex<Vec<(String, tracing::Level, BTreeMap<String, String>)>>>;
@@ -59,8 +59,8 @@ fn each_wait_has_a_trace_span_with_timeout_entries_and_seen() {
             let s = set(k);
             let (r, w) = pipe();
             let (r2, _w2) = pipe();
-            s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
-            s.add(2, Source::fd(&r2), Signals::READABLE).unwrap();
+            s.add(1, fd_source(&r), Signals::READABLE).unwrap();
+            s.add(2, fd_source(&r2), Signals::READABLE).unwrap();
             let mut out = [WaitResult::default(); 4];
             assert!(matches!(
                 s.wait(Deadline::after(Duration::from_millis(20)), &mut out),

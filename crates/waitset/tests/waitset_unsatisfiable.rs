@@ -10,7 +10,7 @@ fn writable_after_peer_hung_up_is_unsatisfiable() {
     each_backend(|k| {
         let s = set(k);
         let (a, b) = socketpair();
-        s.add(1, Source::fd(&a), Signals::WRITABLE).unwrap();
+        s.add(1, fd_source(&a), Signals::WRITABLE).unwrap();
         drop(b);
         // Right after the peer closes, the socket may still look writable once; wait for HUP.
         let mut last = None;
@@ -36,7 +36,7 @@ fn writable_on_pipe_whose_reader_is_gone_is_unsatisfiable() {
     each_backend(|k| {
         let s = set(k);
         let (r, w) = pipe();
-        s.add(1, Source::fd(&w), Signals::WRITABLE).unwrap();
+        s.add(1, fd_source(&w), Signals::WRITABLE).unwrap();
         drop(r);
         let out = wait_some(&s, 4);
         assert_eq!(out[0].status, Status::Unsatisfiable, "{:?}", out[0]);
@@ -49,7 +49,7 @@ fn readable_at_eof_is_satisfied_not_unsatisfiable() {
     each_backend(|k| {
         let s = set(k);
         let (a, b) = socketpair();
-        s.add(1, Source::fd(&a), Signals::READABLE | Signals::WRITABLE)
+        s.add(1, fd_source(&a), Signals::READABLE | Signals::WRITABLE)
             .unwrap();
         drop(b);
         let out = wait_some(&s, 4);

@@ -12,7 +12,7 @@ fn results_are_written_only_on_success() {
     each_backend(|k| {
         let s = set(k);
         let (r, _w) = pipe();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         let sentinel = WaitResult {
             cookie: 0xdead,
             status: Status::Unsatisfiable,
@@ -38,7 +38,7 @@ fn deadline_passing_is_timed_out() {
     each_backend(|k| {
         let s = set(k);
         let (r, _w) = pipe();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         let t0 = Instant::now();
         expect_timeout(&s, 30);
         assert!(
@@ -54,7 +54,7 @@ fn sub_millisecond_timeout_is_not_a_busy_loop() {
     each_backend(|k| {
         let s = set(k);
         let (r, _w) = pipe();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         // 20 waits of 500 µs: rounded up they sleep; truncated to 0 ms they would spin. A spinning
         // thread burns about as much CPU as wall time; a sleeping one almost none.
         let cpu = || {
@@ -91,7 +91,7 @@ fn close_wakes_a_blocked_waiter_with_canceled() {
     each_backend(|k| {
         let s = set(k);
         let (r, _w) = pipe();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         let s2 = s.clone();
         let t = std::thread::spawn(move || {
             let mut out = [WaitResult::default(); 1];
@@ -109,7 +109,7 @@ fn level_triggered_reports_on_every_wait() {
         let s = set(k);
         let (r, w) = pipe();
         let ev = Event::new();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         s.add(2, Source::from(&ev), Signals::USER_2).unwrap();
         write(&w, b"x");
         ev.signal(Signals::empty(), Signals::USER_2).unwrap();
@@ -128,7 +128,7 @@ fn at_most_one_result_per_entry_per_wait() {
         let s = set(k);
         let (a, b) = socketpair();
         let ev = Event::new();
-        s.add(1, Source::fd(&a), Signals::READABLE | Signals::WRITABLE)
+        s.add(1, fd_source(&a), Signals::READABLE | Signals::WRITABLE)
             .unwrap();
         s.add(2, Source::from(&ev), Signals::USER_ALL).unwrap();
         write(&b, b"x");
@@ -164,7 +164,7 @@ fn edge_triggered_reports_once_per_change() {
         assert_eq!(cookies(&wait_some(&s, 4)), vec![1]);
         if k.capabilities().edge {
             let (r, w) = pipe();
-            s.add_with(2, Source::fd(&r), Signals::READABLE, Trigger::Edge)
+            s.add_with(2, fd_source(&r), Signals::READABLE, Trigger::Edge)
                 .unwrap();
             write(&w, b"a");
             assert_eq!(cookies(&wait_some(&s, 4)), vec![2]);
@@ -180,7 +180,7 @@ fn oneshot_reports_once_until_modified() {
     each_backend(|k| {
         let s = set(k);
         let (r, w) = pipe();
-        s.add_with(1, Source::fd(&r), Signals::READABLE, Trigger::Oneshot)
+        s.add_with(1, fd_source(&r), Signals::READABLE, Trigger::Oneshot)
             .unwrap();
         write(&w, b"x");
         assert_eq!(cookies(&wait_some(&s, 4)), vec![1]);
@@ -196,7 +196,7 @@ fn eof_reports_readable_with_peer_closed() {
     each_backend(|k| {
         let s = set(k);
         let (r, w) = pipe();
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         drop(w);
         let out = wait_some(&s, 4);
         assert_eq!(out[0].status, Status::Satisfied);
@@ -215,7 +215,7 @@ fn readiness_from_another_thread_wakes_the_waiter() {
     each_backend(|k| {
         let s = set(k);
         let (a, b) = socketpair();
-        s.add(1, Source::fd(&a), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&a), Signals::READABLE).unwrap();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(30));
             write(&b, b"hello");
@@ -235,7 +235,7 @@ fn adding_to_a_set_wakes_a_blocked_waiter() {
         std::thread::sleep(Duration::from_millis(50));
         let (r, w) = pipe();
         write(&w, b"x");
-        s.add(1, Source::fd(&r), Signals::READABLE).unwrap();
+        s.add(1, fd_source(&r), Signals::READABLE).unwrap();
         assert_eq!(cookies(&t.join().unwrap()), vec![1]);
     });
 }

@@ -1,19 +1,15 @@
 //! The epoll backend (Linux): interest lives in the kernel, so a wait costs in proportion to what
-//! is ready, not to how much is watched.
+//! is ready, not to how much is watched. Every `epoll_ctl` and `epoll_wait` of the crate is here.
 
-use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::io::Errno;
 
-use super::{borrow, AddError, Backend, Ready, Trigger};
-use crate::Signals;
-
-/// How many kernel events one `epoll_wait` may return; bounded so the buffer lives on the stack.
-pub(crate) const MAX_EVENTS: usize = 256;
+use super::{AddError, Backend, Report, Trigger, KERNEL_BATCH};
+use crate::fdrules::Bits;
 
 /// An epoll instance.
 pub(crate) struct Epoll {
@@ -21,112 +17,82 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
-    pub(crate) fn new() -> io::Result<Epoll> {
+    pub(crate) fn new() -> crate::Result<Epoll> {
         Ok(Epoll {
-            fd: epoll::create(epoll::CreateFlags::CLOEXEC)?,
+            fd: epoll::create(epoll::CreateFlags::CLOEXEC).map_err(crate::Error::sys)?,
         })
     }
 }
 
-/// The epoll flags for an interest and trigger.
-pub(crate) fn flags(interest: Signals, trigger: Trigger) -> EventFlags {
-    let mut f = EventFlags::empty();
-    if interest.contains(Signals::READABLE) {
-        f |= EventFlags::IN | EventFlags::RDHUP;
-    }
-    if interest.contains(Signals::WRITABLE) {
-        f |= EventFlags::OUT;
-    }
-    if interest.contains(Signals::PRIORITY) {
-        f |= EventFlags::PRI;
-    }
-    if interest.contains(Signals::PEER_CLOSED) {
-        f |= EventFlags::RDHUP;
-    }
-    match trigger {
-        Trigger::Level => {}
-        Trigger::Edge => f |= EventFlags::ET,
-        Trigger::Oneshot => f |= EventFlags::ONESHOT,
-    }
-    f
-}
-
-/// The signals an epoll event reports.
+/// The epoll flags for kernel interest bits (the same values) and a mode.
 #[inline]
-pub(crate) fn signals(f: EventFlags) -> Signals {
-    let mut s = Signals::empty();
-    if f.intersects(EventFlags::IN) {
-        s |= Signals::READABLE;
+fn flags(interest: Bits, mode: Trigger) -> EventFlags {
+    let f = EventFlags::from_bits_retain(interest);
+    match mode {
+        Trigger::Level => f,
+        Trigger::Edge => f | EventFlags::ET,
+        Trigger::Oneshot => f | EventFlags::ONESHOT,
     }
-    if f.intersects(EventFlags::OUT) {
-        s |= Signals::WRITABLE;
-    }
-    if f.intersects(EventFlags::PRI) {
-        s |= Signals::PRIORITY;
-    }
-    if f.intersects(EventFlags::ERR) {
-        s |= Signals::ERROR;
-    }
-    if f.intersects(EventFlags::HUP | EventFlags::RDHUP) {
-        s |= Signals::PEER_CLOSED;
-    }
-    s
 }
 
 impl Backend for Epoll {
     fn add(
         &self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         token: u64,
-        interest: Signals,
-        trigger: Trigger,
+        interest: Bits,
+        mode: Trigger,
     ) -> Result<(), AddError> {
         match epoll::add(
             &self.fd,
-            borrow(fd),
+            fd,
             EventData::new_u64(token),
-            flags(interest, trigger),
+            flags(interest, mode),
         ) {
             Ok(()) => Ok(()),
-            Err(Errno::PERM) => Err(AddError::NotPollable),
-            Err(e) => Err(AddError::Io(e.into())),
+            Err(Errno::PERM) => Err(AddError::Refused),
+            Err(e) => Err(AddError::Sys(e)),
         }
     }
 
-    fn modify(&self, fd: RawFd, token: u64, interest: Signals, trigger: Trigger) -> io::Result<()> {
-        Ok(epoll::modify(
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), Errno> {
+        // ENOENT: the kernel dropped the registration when the file was closed; the number may
+        // name another file now, which is never registered from here.
+        epoll::modify(
             &self.fd,
-            borrow(fd),
+            fd,
             EventData::new_u64(token),
-            flags(interest, trigger),
-        )?)
+            flags(interest, mode),
+        )
     }
 
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
-        Ok(epoll::delete(&self.fd, borrow(fd))?)
+    fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        epoll::delete(&self.fd, fd)
     }
 
     fn wait<R>(
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
-    ) -> io::Result<R> {
+        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+    ) -> Result<R, Errno> {
         // Uninitialised stack space: nothing is zero-filled, and the reports go to `f` from here
         // without an intermediate copy.
-        let mut buf = [MaybeUninit::<epoll::Event>::uninit(); MAX_EVENTS];
-        let n = max.clamp(1, MAX_EVENTS);
-        let ts = timeout.map(|d| rustix::time::Timespec {
-            tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: d.subsec_nanos().into(),
-        });
+        let mut buf = [MaybeUninit::<epoll::Event>::uninit(); KERNEL_BATCH];
+        let n = max.clamp(1, KERNEL_BATCH);
+        let ts = timeout.map(crate::deadline::timespec);
         let (events, _) = epoll::wait(&self.fd, &mut buf[..n], ts.as_ref())?;
         let mut reports = events.iter().map(|ev| {
-            let fl = ev.flags;
-            Ready {
-                token: ev.data.u64(),
-                signals: signals(fl),
-                hup: fl.intersects(EventFlags::HUP | EventFlags::ERR),
+            let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
+            Report {
+                token: data.u64(),
+                bits: flags.bits(),
             }
         });
         Ok(f(&mut reports))

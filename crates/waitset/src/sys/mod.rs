@@ -1,20 +1,27 @@
 //! The kernel interfaces behind the engine: one internal [`Backend`] trait, one file per kernel
-//! interface. The faces never talk to a kernel readiness API directly; they go through a
-//! [`Sys`], which dispatches statically to the chosen backend.
+//! interface. The persistent faces ([`WaitSet`](crate::WaitSet), [`PollSet`](crate::PollSet))
+//! reach a kernel readiness API only through a [`Sys`], which dispatches statically to the
+//! chosen backend; every `epoll_ctl` / `epoll_wait` of the crate is in `epoll.rs`.
 //!
-//! Tokens are opaque `u64`s chosen by the caller (the WaitSet packs an index and a generation
-//! into them). Regular files and other descriptors that the kernel's readiness API refuses are
-//! reported back as [`AddError::NotPollable`], so the caller can treat them as always ready.
+//! Interest and reports are kernel bits ([`Bits`](crate::fdrules::Bits), `poll(2)` values).
+//! Tokens are opaque `u64`s chosen by the caller. A descriptor the kernel's readiness API
+//! refuses to watch is reported back as [`AddError::Refused`]; the caller decides what that
+//! means (the engine's one rule: always ready, see [`fdrules`](crate::fdrules)).
 
-use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use crate::Signals;
+use rustix::io::Errno;
+
+use crate::fdrules::Bits;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) mod epoll;
 pub(crate) mod poll;
+pub(crate) mod wake;
+
+/// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
+pub(crate) const KERNEL_BATCH: usize = 256;
 
 /// Which kernel interface a set or a call uses.
 ///
@@ -125,12 +132,13 @@ impl BackendKind {
 /// on every backend.
 ///
 /// ```
-/// use waitset::{BackendKind, Error, Event, Signals, Source, Trigger, WaitSet};
+/// use waitset::{BackendKind, Error, Event, Handle, Signals, Source, Trigger, WaitSet};
 /// let set = WaitSet::builder().backend(BackendKind::Poll).build().unwrap();
 /// let caps = set.backend().capabilities();
 /// assert!(caps.level && caps.oneshot && !caps.edge);
 /// let (r, _w) = rustix::pipe::pipe().unwrap();
-/// let e = set.add_with(1, Source::fd(&r), Signals::READABLE, Trigger::Edge).unwrap_err();
+/// let r = Handle::new(r);
+/// let e = set.add_with(1, Source::from(&r), Signals::READABLE, Trigger::Edge).unwrap_err();
 /// assert!(matches!(e, Error::NotSupported(_)));
 /// // User events support every mode on every backend.
 /// let ev = Event::new();
@@ -171,22 +179,21 @@ pub enum Trigger {
     Oneshot,
 }
 
-/// One readiness report from a backend.
+/// One readiness report from a backend: the registration's token and the kernel's bits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Ready {
+pub(crate) struct Report {
     pub token: u64,
-    pub signals: Signals,
-    /// The kernel said the descriptor hung up or failed for writing (HUP or ERR).
-    pub hup: bool,
+    pub bits: Bits,
 }
 
 /// Why a registration failed.
 #[derive(Debug)]
 pub(crate) enum AddError {
-    /// The kernel readiness API does not support this kind of file (regular files, /dev/null).
-    NotPollable,
+    /// The kernel readiness API refuses to watch this kind of file (epoll: regular files,
+    /// directories, `/dev/null`).
+    Refused,
     /// Any other failure.
-    Io(io::Error),
+    Sys(Errno),
 }
 
 /// The internal interface every backend implements.
@@ -194,23 +201,31 @@ pub(crate) trait Backend: Send + Sync {
     /// Start watching `fd` for `interest` under `token`.
     fn add(
         &self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         token: u64,
-        interest: Signals,
-        trigger: Trigger,
+        interest: Bits,
+        mode: Trigger,
     ) -> Result<(), AddError>;
-    /// Change the interest, token or trigger of a watched fd (also re-arms a fired one-shot).
-    fn modify(&self, fd: RawFd, token: u64, interest: Signals, trigger: Trigger) -> io::Result<()>;
+    /// Change the interest, token or mode of a watched fd (also re-arms a fired one-shot).
+    /// `Err(NOENT)` when the registration is gone: the file it watched was closed (its number
+    /// may since name another file, which this never starts watching).
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), Errno>;
     /// Stop watching `fd`.
-    fn delete(&self, fd: RawFd) -> io::Result<()>;
+    fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno>;
     /// Wait up to `timeout` (`None`: forever) for at most `max` reports, then hand them to `f`
     /// straight from the kernel's buffer, with no backend lock held (so `f` may lock the set).
     fn wait<R>(
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
-    ) -> io::Result<R>;
+        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+    ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
 }
@@ -223,12 +238,12 @@ pub(crate) enum Sys {
 }
 
 impl Sys {
-    pub(crate) fn new(kind: BackendKind) -> io::Result<Sys> {
+    pub(crate) fn new(kind: BackendKind) -> crate::Result<Sys> {
         match kind {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             BackendKind::Epoll => Ok(Sys::Epoll(epoll::Epoll::new()?)),
             #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            BackendKind::Epoll => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            BackendKind::Epoll => Err(crate::Error::NotSupported("epoll on this system")),
             BackendKind::Poll => Ok(Sys::Poll(poll::PollBackend::new())),
         }
     }
@@ -256,19 +271,25 @@ impl Backend for Sys {
     #[inline]
     fn add(
         &self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         token: u64,
-        interest: Signals,
-        trigger: Trigger,
+        interest: Bits,
+        mode: Trigger,
     ) -> Result<(), AddError> {
-        dispatch!(self, b => b.add(fd, token, interest, trigger))
+        dispatch!(self, b => b.add(fd, token, interest, mode))
     }
     #[inline]
-    fn modify(&self, fd: RawFd, token: u64, interest: Signals, trigger: Trigger) -> io::Result<()> {
-        dispatch!(self, b => b.modify(fd, token, interest, trigger))
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), Errno> {
+        dispatch!(self, b => b.modify(fd, token, interest, mode))
     }
     #[inline]
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
+    fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
         dispatch!(self, b => b.delete(fd))
     }
     #[inline]
@@ -276,23 +297,12 @@ impl Backend for Sys {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
-    ) -> io::Result<R> {
+        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+    ) -> Result<R, Errno> {
         dispatch!(self, b => b.wait(max, timeout, f))
     }
     #[inline]
     fn change_needs_wake(&self) -> bool {
         dispatch!(self, b => b.change_needs_wake())
     }
-}
-
-/// Borrow a raw fd for the duration of one syscall.
-///
-/// The engine stores raw fds of registrations; callers promise (documented on `WaitSet::add`) to
-/// remove an entry before closing its fd, and a closed fd only makes the syscall fail with EBADF.
-#[inline]
-pub(crate) fn borrow(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: the fd is only used for the duration of a syscall that reports EBADF if it has been
-    // closed; it is never closed through this borrow and never outlives that syscall.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
 }

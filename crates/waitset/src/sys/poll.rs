@@ -1,65 +1,25 @@
 //! The portable `poll(2)` backend, compiled on every unix.
 //!
-//! Interest is kept in a registry in user space. Each waiting thread holds a snapshot of it (a
-//! `pollfd` array), rebuilt only when the registry changed since that snapshot was taken, and the
-//! snapshots are pooled, so a steady-state wait allocates nothing and copies nothing. Because
-//! `poll(2)` sees only the snapshot, a registration change wakes blocked waiters (see
+//! Interest is kept in an [`InterestTable`] in user space. Each waiting thread holds a snapshot
+//! of it (a `pollfd` array), rebuilt only when the table changed since that snapshot was taken,
+//! and the snapshots are pooled, so a steady-state wait allocates nothing and copies nothing.
+//! Because `poll(2)` sees only the snapshot, a registration change wakes blocked waiters (see
 //! [`Backend::change_needs_wake`]). One-shot is emulated exactly (disarmed after one report);
 //! edge triggering is not offered, see [`Capabilities`](crate::Capabilities).
+//!
+//! `poll(2)` watches numbers, not files, so each watched descriptor remembers the identity of
+//! its file ([`FileId`]): a `modify` of a number that now names another file answers `NOENT`,
+//! exactly as epoll does when the watched file was closed.
 
 use std::collections::HashMap;
-use std::io;
-use std::os::fd::RawFd;
-use std::sync::Mutex;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use super::{AddError, Backend, Ready, Trigger};
-use crate::Signals;
+use rustix::io::Errno;
 
-/// `POLLRDHUP` where the kernel has it (the peer shut down its writing side).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const POLLRDHUP: i16 = libc::POLLRDHUP;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const POLLRDHUP: i16 = 0;
-
-/// The poll(2) events for an interest.
-pub(crate) fn events(interest: Signals) -> i16 {
-    let mut e = 0;
-    if interest.contains(Signals::READABLE) {
-        e |= libc::POLLIN | POLLRDHUP;
-    }
-    if interest.contains(Signals::WRITABLE) {
-        e |= libc::POLLOUT;
-    }
-    if interest.contains(Signals::PRIORITY) {
-        e |= libc::POLLPRI;
-    }
-    if interest.contains(Signals::PEER_CLOSED) {
-        e |= POLLRDHUP;
-    }
-    e
-}
-
-/// The signals a poll(2) `revents` reports.
-pub(crate) fn signals(revents: i16) -> Signals {
-    let mut s = Signals::empty();
-    if revents & (libc::POLLIN | libc::POLLRDNORM) != 0 {
-        s |= Signals::READABLE;
-    }
-    if revents & (libc::POLLOUT | libc::POLLWRNORM) != 0 {
-        s |= Signals::WRITABLE;
-    }
-    if revents & (libc::POLLPRI | libc::POLLRDBAND) != 0 {
-        s |= Signals::PRIORITY;
-    }
-    if revents & libc::POLLERR != 0 {
-        s |= Signals::ERROR;
-    }
-    if revents & (libc::POLLHUP | POLLRDHUP) != 0 {
-        s |= Signals::PEER_CLOSED;
-    }
-    s
-}
+use super::{AddError, Backend, Report, Trigger};
+use crate::fdrules::{Bits, FileId, NVAL};
+use crate::sync::{Mutex, Rank};
 
 /// Call the kernel's `ppoll` (or `poll` where there is no `ppoll`) on `fds`.
 ///
@@ -68,7 +28,7 @@ pub(crate) fn raw_poll(
     fds: &mut [libc::pollfd],
     timeout: Option<Duration>,
     sigmask: Option<&libc::sigset_t>,
-) -> io::Result<usize> {
+) -> Result<usize, Errno> {
     #[cfg(any(
         target_os = "linux",
         target_os = "android",
@@ -78,9 +38,12 @@ pub(crate) fn raw_poll(
         target_os = "dragonfly"
     ))]
     {
-        let ts = timeout.map(|d| libc::timespec {
-            tv_sec: d.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
-            tv_nsec: d.subsec_nanos() as _,
+        let ts = timeout.map(|d| {
+            let t = crate::deadline::timespec(d);
+            libc::timespec {
+                tv_sec: t.tv_sec as libc::time_t,
+                tv_nsec: t.tv_nsec as _,
+            }
         });
         let tsp = ts
             .as_ref()
@@ -90,7 +53,7 @@ pub(crate) fn raw_poll(
         // timespec and sigset pointers are null or point to live values for the whole call.
         let r = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, tsp, maskp) };
         if r < 0 {
-            Err(io::Error::last_os_error())
+            Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO))
         } else {
             Ok(r as usize)
         }
@@ -105,24 +68,23 @@ pub(crate) fn raw_poll(
     )))]
     {
         if sigmask.is_some() {
-            return Err(io::Error::from(io::ErrorKind::Unsupported));
+            return Err(Errno::NOSYS);
         }
-        let ms = match timeout {
-            None => -1,
-            Some(d) => crate::deadline::ceil_millis(d).min(i32::MAX as u64) as libc::c_int,
-        };
+        let ms = crate::deadline::millis_c_int(timeout);
         // SAFETY: `fds` is a valid, exclusively borrowed array of `fds.len()` pollfd structs.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
         if r < 0 {
-            Err(io::Error::last_os_error())
+            Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO))
         } else {
             Ok(r as usize)
         }
     }
 }
 
-struct Slot {
+/// One watched descriptor.
+struct Watched {
     fd: RawFd,
+    file: FileId,
     token: u64,
     events: i16,
     oneshot: bool,
@@ -132,7 +94,7 @@ struct Slot {
     arm_seq: u64,
 }
 
-/// A waiter's copy of the registry.
+/// A waiter's copy of the table.
 #[derive(Default)]
 struct Snapshot {
     generation: u64,
@@ -140,12 +102,12 @@ struct Snapshot {
     tokens: Vec<u64>,
     arm_seqs: Vec<u64>,
     /// The reports of the last wait on this snapshot (capacity kept).
-    ready: Vec<Ready>,
+    reports: Vec<Report>,
 }
 
 #[derive(Default)]
-struct Registry {
-    slots: Vec<Slot>,
+struct InterestTable {
+    watched: Vec<Watched>,
     by_fd: HashMap<RawFd, usize>,
     generation: u64,
     pool: Vec<Snapshot>,
@@ -155,93 +117,99 @@ struct Registry {
 
 /// The poll(2) backend.
 pub(crate) struct PollBackend {
-    reg: Mutex<Registry>,
+    table: Mutex<InterestTable>,
 }
 
 impl PollBackend {
     pub(crate) fn new() -> PollBackend {
         PollBackend {
-            reg: Mutex::new(Registry {
-                generation: 1,
-                ..Registry::default()
-            }),
+            table: Mutex::new(
+                Rank::Backend,
+                InterestTable {
+                    generation: 1,
+                    ..InterestTable::default()
+                },
+            ),
         }
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.reg.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-fn fd_is_open(fd: RawFd) -> bool {
-    fd >= 0 && rustix::io::fcntl_getfd(super::borrow(fd)).is_ok()
 }
 
 impl Backend for PollBackend {
     fn add(
         &self,
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         token: u64,
-        interest: Signals,
-        trigger: Trigger,
+        interest: Bits,
+        mode: Trigger,
     ) -> Result<(), AddError> {
-        if trigger == Trigger::Edge {
-            return Err(AddError::Io(io::Error::from(io::ErrorKind::Unsupported)));
+        if mode == Trigger::Edge {
+            return Err(AddError::Sys(Errno::NOTSUP));
         }
-        if !fd_is_open(fd) {
-            return Err(AddError::Io(io::Error::from_raw_os_error(libc::EBADF)));
+        let file = FileId::of(fd).ok_or(AddError::Sys(Errno::BADF))?;
+        let fd = fd.as_raw_fd();
+        let mut t = self.table.lock();
+        if t.by_fd.contains_key(&fd) {
+            return Err(AddError::Sys(Errno::EXIST));
         }
-        let mut r = self.lock();
-        if r.by_fd.contains_key(&fd) {
-            return Err(AddError::Io(io::Error::from_raw_os_error(libc::EEXIST)));
-        }
-        let i = r.slots.len();
-        r.next_arm_seq += 1;
-        let arm_seq = r.next_arm_seq;
-        r.slots.push(Slot {
+        let i = t.watched.len();
+        t.next_arm_seq += 1;
+        let arm_seq = t.next_arm_seq;
+        t.watched.push(Watched {
             fd,
+            file,
             token,
-            events: events(interest),
-            oneshot: trigger == Trigger::Oneshot,
+            events: interest as u16 as i16,
+            oneshot: mode == Trigger::Oneshot,
             armed: true,
             arm_seq,
         });
-        r.by_fd.insert(fd, i);
-        r.generation += 1;
+        t.by_fd.insert(fd, i);
+        t.generation += 1;
         Ok(())
     }
 
-    fn modify(&self, fd: RawFd, token: u64, interest: Signals, trigger: Trigger) -> io::Result<()> {
-        if trigger == Trigger::Edge {
-            return Err(io::Error::from(io::ErrorKind::Unsupported));
+    fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Bits,
+        mode: Trigger,
+    ) -> Result<(), Errno> {
+        if mode == Trigger::Edge {
+            return Err(Errno::NOTSUP);
         }
-        let mut r = self.lock();
-        let Some(&i) = r.by_fd.get(&fd) else {
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        // The identity check is a syscall, made before taking the table's lock.
+        let file = FileId::of(fd);
+        let mut t = self.table.lock();
+        let Some(&i) = t.by_fd.get(&fd.as_raw_fd()) else {
+            return Err(Errno::NOENT);
         };
-        r.next_arm_seq += 1;
-        let arm_seq = r.next_arm_seq;
-        let s = &mut r.slots[i];
-        s.arm_seq = arm_seq;
-        s.token = token;
-        s.events = events(interest);
-        s.oneshot = trigger == Trigger::Oneshot;
-        s.armed = true;
-        r.generation += 1;
+        if file != Some(t.watched[i].file) {
+            return Err(Errno::NOENT); // closed, or the number names another file now
+        }
+        t.next_arm_seq += 1;
+        let arm_seq = t.next_arm_seq;
+        let w = &mut t.watched[i];
+        w.arm_seq = arm_seq;
+        w.token = token;
+        w.events = interest as u16 as i16;
+        w.oneshot = mode == Trigger::Oneshot;
+        w.armed = true;
+        t.generation += 1;
         Ok(())
     }
 
-    fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let mut r = self.lock();
-        let Some(i) = r.by_fd.remove(&fd) else {
-            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        let mut t = self.table.lock();
+        let Some(i) = t.by_fd.remove(&fd.as_raw_fd()) else {
+            return Err(Errno::NOENT);
         };
-        r.slots.swap_remove(i);
-        if let Some(moved) = r.slots.get(i) {
+        t.watched.swap_remove(i);
+        if let Some(moved) = t.watched.get(i) {
             let moved_fd = moved.fd;
-            r.by_fd.insert(moved_fd, i);
+            t.by_fd.insert(moved_fd, i);
         }
-        r.generation += 1;
+        t.generation += 1;
         Ok(())
     }
 
@@ -249,75 +217,65 @@ impl Backend for PollBackend {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Ready>) -> R,
-    ) -> io::Result<R> {
+        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+    ) -> Result<R, Errno> {
         let max = max.max(1);
         let mut snap = {
-            let mut r = self.lock();
-            let mut snap = r.pool.pop().unwrap_or_default();
-            if snap.generation != r.generation {
+            let mut t = self.table.lock();
+            let mut snap = t.pool.pop().unwrap_or_default();
+            if snap.generation != t.generation {
                 snap.pollfds.clear();
                 snap.tokens.clear();
                 snap.arm_seqs.clear();
-                for s in &r.slots {
-                    let live = s.armed && s.events != 0;
+                for w in &t.watched {
+                    let live = w.armed && w.events != 0;
                     snap.pollfds.push(libc::pollfd {
-                        fd: if live { s.fd } else { -1 },
-                        events: s.events,
+                        fd: if live { w.fd } else { -1 },
+                        events: w.events,
                         revents: 0,
                     });
-                    snap.tokens.push(s.token);
-                    snap.arm_seqs.push(s.arm_seq);
+                    snap.tokens.push(w.token);
+                    snap.arm_seqs.push(w.arm_seq);
                 }
-                snap.generation = r.generation;
+                snap.generation = t.generation;
             }
             snap
         };
         let res = raw_poll(&mut snap.pollfds, timeout, None);
-        let mut r = self.lock();
-        snap.ready.clear();
+        let mut t = self.table.lock();
+        snap.reports.clear();
         if let Ok(ready) = res {
             let len = snap.pollfds.len();
             if ready > 0 && len > 0 {
-                let start = r.cursor % len;
+                let start = t.cursor % len;
                 for k in 0..len {
                     let i = (start + k) % len;
                     let p = snap.pollfds[i];
                     if p.revents == 0 || p.fd < 0 {
                         continue;
                     }
-                    // The registry may have changed while we were blocked: report only what is
-                    // still registered, under the same token, and still armed.
-                    let Some(&si) = r.by_fd.get(&p.fd) else {
+                    // The table may have changed while we were blocked: report only what is
+                    // still watched, under the same token, and still armed.
+                    let Some(&wi) = t.by_fd.get(&p.fd) else {
                         continue;
                     };
-                    let slot = &mut r.slots[si];
-                    if slot.token != snap.tokens[i]
-                        || slot.arm_seq != snap.arm_seqs[i]
-                        || !slot.armed
-                    {
+                    let w = &mut t.watched[wi];
+                    if w.token != snap.tokens[i] || w.arm_seq != snap.arm_seqs[i] || !w.armed {
                         continue;
                     }
-                    let nval = p.revents & libc::POLLNVAL != 0;
-                    let hup = p.revents & (libc::POLLHUP | libc::POLLERR) != 0 || nval;
-                    let sig = if nval {
-                        Signals::ERROR
-                    } else {
-                        signals(p.revents)
-                    };
-                    snap.ready.push(Ready {
-                        token: slot.token,
-                        signals: sig,
-                        hup,
+                    let bits = p.revents as u16 as Bits;
+                    snap.reports.push(Report {
+                        token: w.token,
+                        bits,
                     });
                     // A closed fd (caller misuse: closed without removing it) would otherwise
                     // be reported on every wait: report it once, then stop watching it.
-                    if slot.oneshot || nval {
-                        slot.armed = false;
-                        r.generation += 1;
+                    if w.oneshot || bits & NVAL != 0 {
+                        w.armed = false;
+                        t.generation += 1;
                     }
-                    if snap.ready.len() == max {
-                        r.cursor = i + 1;
+                    if snap.reports.len() == max {
+                        t.cursor = i + 1;
                         break;
                     }
                 }
@@ -326,11 +284,11 @@ impl Backend for PollBackend {
         for p in snap.pollfds.iter_mut() {
             p.revents = 0;
         }
-        drop(r);
-        // `f` may lock the set, which may call into this registry: no registry lock here.
-        let out = res.map(|_| f(&mut snap.ready.iter().copied()));
+        drop(t);
+        // `f` may lock the set, which may call into this table: no table lock here.
+        let out = res.map(|_| f(&mut snap.reports.iter().copied()));
         // A snapshot that went stale is rebuilt in place by the next waiter that takes it.
-        self.lock().pool.push(snap);
+        self.table.lock().pool.push(snap);
         out
     }
 

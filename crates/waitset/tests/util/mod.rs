@@ -1,10 +1,21 @@
 //! Helpers shared by the behaviour tests: every test runs on every backend, with real objects.
 #![allow(dead_code)]
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use waitset::{BackendKind, Deadline, Error, WaitResult, WaitSet};
+use waitset::{BackendKind, Deadline, Error, Source, WaitResult, WaitSet};
+
+/// A descriptor source, registered by number.
+///
+/// Every test keeps its descriptors open for as long as the set that watches them: the set is
+/// declared before the descriptors, so it is dropped after them only at the very end of the
+/// test, when no number can be reused by another entry of the same set.
+pub fn fd_source<'a>(fd: &'a impl AsFd) -> Source<'a> {
+    // SAFETY: see above; the tests that close a descriptor while it is registered do so on
+    // purpose, to check that the engine never confuses its number with a later file.
+    unsafe { Source::fd(fd) }
+}
 
 /// The backends a test runs on: the one named by `WAITSET_BACKEND`, or all of them.
 pub fn backends() -> Vec<BackendKind> {

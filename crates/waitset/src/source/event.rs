@@ -1,28 +1,73 @@
 //! [`Event`]: eight user signals that any thread can set and clear, and any set can wait on.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::waitset::Watchers;
+use super::{Change, ObserverList};
+use crate::sync::{Arc, AtomicBool, AtomicU32, Mutex, Ordering, Rank};
 use crate::{Error, Result, Signals};
 
-pub(crate) struct EventShared {
+/// The state of an event shared by its handles and by the sets that watch it.
+pub(crate) struct EventCore {
     signals: AtomicU32,
-    /// Set when the last user handle is dropped: the signals can never change again.
-    pub(crate) orphaned: AtomicBool,
-    pub(crate) watchers: Mutex<Watchers>,
+    /// Set when the last handle is dropped: the signals can never change again.
+    frozen: AtomicBool,
+    pub(crate) observers: Mutex<ObserverList>,
 }
 
-impl EventShared {
+impl EventCore {
+    /// The signals asserted now.
+    #[inline]
     pub(crate) fn signals(&self) -> Signals {
         Signals::from_bits_retain(self.signals.load(Ordering::Acquire))
+    }
+
+    /// Whether the last handle has been dropped.
+    #[inline]
+    pub(crate) fn frozen(&self) -> bool {
+        self.frozen.load(Ordering::Acquire)
+    }
+}
+
+/// What every clone of one [`Event`] shares; its `Drop` is the one place that decides that the
+/// last handle is gone.
+struct EventOwner {
+    core: Arc<EventCore>,
+}
+
+/// Dropping the last handle freezes the event (see the drop rule in [`crate::source`]).
+impl Drop for EventOwner {
+    fn drop(&mut self) {
+        let deferred = {
+            let mut observers = self.core.observers.lock();
+            self.core.frozen.store(true, Ordering::Release);
+            observers.notify_last(Change::Frozen)
+        };
+        deferred.run();
     }
 }
 
 /// A user event: eight signals ([`Signals::USER_0`] to [`Signals::USER_7`]) set and cleared from
 /// any thread. A [`WaitSet`](crate::WaitSet) entry on an event is satisfied when a watched signal
-/// is asserted; once the `Event` is dropped, an entry whose signals are not asserted is reported
-/// [`Status::Unsatisfiable`](crate::Status::Unsatisfiable), since nobody can assert them anymore.
+/// is asserted.
+///
+/// Dropping the last handle (the last clone) freezes the event: nobody can change it again, so
+/// an entry whose watched signals are not asserted is reported
+/// [`Status::Unsatisfiable`](crate::Status::Unsatisfiable) (once; [`WaitSet::modify`](crate::WaitSet::modify)
+/// re-arms it), and asserted signals stay asserted. The same rule holds for every source
+/// (see [`Timer`](crate::Timer)).
+///
+/// ```
+/// use waitset::{Deadline, Error, Event, Signals, Source, Status, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let ev = Event::new();
+/// set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+/// set.add(2, Source::from(&ev), Signals::USER_1).unwrap();
+/// ev.signal(Signals::empty(), Signals::USER_1).unwrap();
+/// drop(ev); // the last handle: nobody can assert USER_0 anymore
+/// let mut out = [WaitResult::default(); 2];
+/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 2);
+/// out.sort_by_key(|r| r.cookie);
+/// assert_eq!((out[0].cookie, out[0].status), (1, Status::Unsatisfiable));
+/// assert_eq!((out[1].cookie, out[1].status), (2, Status::Satisfied)); // stays asserted
+/// ```
 ///
 /// ```
 /// use waitset::{Deadline, Event, Signals, Source, Status, WaitResult, WaitSet};
@@ -39,8 +84,7 @@ impl EventShared {
 /// t.join().unwrap();
 /// ```
 pub struct Event {
-    pub(crate) shared: Arc<EventShared>,
-    handles: Arc<()>,
+    owner: Arc<EventOwner>,
 }
 
 impl Clone for Event {
@@ -61,8 +105,7 @@ impl Clone for Event {
     /// ```
     fn clone(&self) -> Event {
         Event {
-            shared: self.shared.clone(),
-            handles: self.handles.clone(),
+            owner: self.owner.clone(),
         }
     }
 }
@@ -95,13 +138,19 @@ impl Event {
     /// ```
     pub fn new() -> Event {
         Event {
-            shared: Arc::new(EventShared {
-                signals: AtomicU32::new(0),
-                orphaned: AtomicBool::new(false),
-                watchers: Mutex::new(Watchers::default()),
+            owner: Arc::new(EventOwner {
+                core: Arc::new(EventCore {
+                    signals: AtomicU32::new(0),
+                    frozen: AtomicBool::new(false),
+                    observers: Mutex::new(Rank::Source, ObserverList::default()),
+                }),
             }),
-            handles: Arc::new(()),
         }
+    }
+
+    /// The shared state the sets watch.
+    pub(crate) fn core(&self) -> &Arc<EventCore> {
+        &self.owner.core
     }
 
     /// The signals asserted now.
@@ -114,7 +163,7 @@ impl Event {
     /// assert_eq!(ev.signals(), Signals::USER_1);
     /// ```
     pub fn signals(&self) -> Signals {
-        self.shared.signals()
+        self.owner.core.signals()
     }
 
     /// Clear the signals in `clear`, then assert those in `set`, atomically, and wake every set
@@ -140,16 +189,18 @@ impl Event {
                     .traced("event_signal"),
             );
         }
-        let w = crate::waitset::lock(&self.shared.watchers);
-        let old = Signals::from_bits_retain(self.shared.signals.load(Ordering::Acquire));
-        let new = (old - clear) | set;
-        if new == old {
-            return Ok(());
-        }
-        self.shared.signals.store(new.bits(), Ordering::Release);
-        let posts = w.notify(old, new);
-        drop(w);
-        posts.post();
+        let core = &self.owner.core;
+        let deferred = {
+            let mut observers = core.observers.lock();
+            let old = core.signals();
+            let new = (old - clear) | set;
+            if new == old {
+                return Ok(());
+            }
+            core.signals.store(new.bits(), Ordering::Release);
+            observers.notify(Change::Signals { old, new })
+        };
+        deferred.run();
         Ok(())
     }
 
@@ -162,34 +213,6 @@ impl Event {
     /// assert!(!a.same_as(&Event::new()));
     /// ```
     pub fn same_as(&self, other: &Event) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-}
-
-/// Dropping the last handle to an event wakes the sets that watch it: an entry whose watched
-/// signals are not asserted is then reported
-/// [`Status::Unsatisfiable`](crate::Status::Unsatisfiable).
-///
-/// ```
-/// use waitset::{Deadline, Event, Signals, Source, Status, WaitResult, WaitSet};
-/// let set = WaitSet::new().unwrap();
-/// let ev = Event::new();
-/// set.add(1, Source::from(&ev), Signals::USER_0).unwrap();
-/// drop(ev); // the last handle: nobody can assert USER_0 anymore
-/// let mut out = [WaitResult::default(); 1];
-/// assert_eq!(set.wait(Deadline::now(), &mut out).unwrap(), 1);
-/// assert_eq!(out[0].status, Status::Unsatisfiable);
-/// ```
-impl Drop for Event {
-    fn drop(&mut self) {
-        // The last user handle: wake the sets so that entries become unsatisfiable.
-        if Arc::strong_count(&self.handles) == 1 {
-            let w = crate::waitset::lock(&self.shared.watchers);
-            self.shared.orphaned.store(true, Ordering::Release);
-            let s = self.shared.signals();
-            let posts = w.notify(s, s);
-            drop(w);
-            posts.post();
-        }
+        Arc::ptr_eq(&self.owner, &other.owner)
     }
 }

@@ -22,12 +22,12 @@
 //! assert!(fds[0].revents().contains(PollFlags::IN));
 //! ```
 
-use std::cell::RefCell;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
 use bitflags::bitflags;
 
+use crate::fdrules;
 use crate::sys::BackendKind;
 use crate::{Error, Result};
 
@@ -97,9 +97,9 @@ bitflags! {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PollFd {
-    fd: RawFd,
-    events: PollFlags,
-    revents: PollFlags,
+    pub(crate) fd: RawFd,
+    pub(crate) events: PollFlags,
+    pub(crate) revents: PollFlags,
 }
 
 const _: () = {
@@ -430,7 +430,9 @@ pub enum EofMode {
     Raw,
 }
 
-/// Options of the POSIX face: which backend serves the call and how EOF is reported.
+/// Options of the POSIX face: how EOF is reported, and which backend a [`PollSet`](crate::PollSet)
+/// built with them keeps its interest in. [`poll`] and [`ppoll`] themselves are always the
+/// kernel's `poll(2)` / `ppoll(2)`, whatever the backend.
 ///
 /// ```
 /// use waitset::{BackendKind, EofMode, PollOptions};
@@ -441,7 +443,7 @@ pub enum EofMode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PollOptions {
     backend: Option<BackendKind>,
-    eof: EofMode,
+    pub(crate) eof: EofMode,
 }
 
 impl PollOptions {
@@ -460,7 +462,8 @@ impl PollOptions {
             eof: EofMode::Normalized,
         }
     }
-    /// Serve calls with this backend.
+    /// Keep a [`PollSet`](crate::PollSet)'s interest in this backend (a stateless `poll` call
+    /// is served by `poll(2)` on every backend).
     ///
     /// ```
     /// use waitset::{BackendKind, PollFd, PollFlags, PollOptions};
@@ -563,27 +566,30 @@ impl PollOptions {
         timeout: Option<Duration>,
         sigmask: Option<&SigSet>,
     ) -> Result<usize> {
-        let r = match self.backend_kind() {
-            BackendKind::Poll => poll_direct(fds, timeout, sigmask),
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            BackendKind::Epoll => epoll_path::poll(fds, timeout, sigmask),
-            #[cfg(not(any(target_os = "linux", target_os = "android")))]
-            BackendKind::Epoll => Err(Error::NotSupported("epoll")),
-        };
-        match r {
-            Ok(_) => {
-                let mut n = 0;
-                for p in fds.iter_mut() {
-                    if self.eof == EofMode::Normalized {
-                        normalize(p);
-                    }
-                    n += usize::from(!p.revents.is_empty());
-                }
-                Ok(n)
-            }
-            Err(e) => Err(e.traced("poll")),
-        }
+        // Always the kernel's poll(2)/ppoll(2): the caller's array goes to the kernel as it is
+        // (the kernel checks nfds against RLIMIT_NOFILE before it allocates), whatever backend
+        // the options name: a stateless call gains nothing from epoll, and needs no fd of its
+        // own.
+        crate::sys::poll::raw_poll(as_raw(fds), timeout, sigmask.map(SigSet::raw))
+            .map_err(|e| Error::sys(e).traced("poll"))?;
+        Ok(finish(fds, self.eof))
     }
+}
+
+/// Apply the EOF rule to every entry (unless raw) and count the entries with non-zero
+/// `revents`: the return value of `poll`.
+pub(crate) fn finish(fds: &mut [PollFd], eof: EofMode) -> usize {
+    let mut n = 0;
+    for p in fds.iter_mut() {
+        if eof == EofMode::Normalized && !p.revents.is_empty() {
+            p.revents = PollFlags::from_bits_retain(fdrules::normalize_eof(
+                p.events.bits() as u16 as u32,
+                p.revents.bits() as u16 as u32,
+            ) as u16 as i16);
+        }
+        n += usize::from(!p.revents.is_empty());
+    }
+    n
 }
 
 fn default_backend() -> BackendKind {
@@ -591,21 +597,12 @@ fn default_backend() -> BackendKind {
     *KIND.get_or_init(BackendKind::default)
 }
 
-/// Normalize EOF bits (see [`EofMode::Normalized`]).
-fn normalize(p: &mut PollFd) {
-    if p.revents.contains(PollFlags::HUP) {
-        p.revents
-            .remove(PollFlags::OUT | PollFlags::WRNORM | PollFlags::WRBAND);
-        p.revents |= p.events & (PollFlags::IN | PollFlags::RDNORM);
-    }
-}
-
 /// Wait for readiness on `fds` for up to `timeout_ms` milliseconds ([`INFTIM`] blocks).
 ///
 /// Returns the number of entries with non-zero `revents`, following every rule of the OpenBSD
 /// `poll(2)` manual (`fd < 0` ignored, `NVAL` for a closed fd, `revents` reset on every call, 0 on
-/// timeout, `EINTR` returned and never restarted); the backend is [`BackendKind::default`]
-/// (`WAITSET_BACKEND` overrides it).
+/// timeout, `EINTR` returned and never restarted). Served by the kernel's `poll(2)` on every
+/// backend: it needs no descriptor of its own and keeps no state between calls.
 ///
 /// ```
 /// use waitset::{poll, Error, PollFd, PollFlags};
@@ -637,293 +634,9 @@ pub fn ppoll(
     PollOptions::new().ppoll(fds, timeout, sigmask)
 }
 
-fn rlimit_nofile() -> u64 {
-    rustix::process::getrlimit(rustix::process::Resource::Nofile)
-        .current
-        .unwrap_or(u64::MAX)
-}
-
-fn as_raw(fds: &mut [PollFd]) -> &mut [libc::pollfd] {
+/// The caller's array as the kernel's `struct pollfd` array.
+pub(crate) fn as_raw(fds: &mut [PollFd]) -> &mut [libc::pollfd] {
     // SAFETY: PollFd is repr(C) with the exact size, alignment and field offsets of
     // libc::pollfd (checked at compile time above), and PollFlags is repr(transparent) over i16.
     unsafe { std::slice::from_raw_parts_mut(fds.as_mut_ptr().cast::<libc::pollfd>(), fds.len()) }
-}
-
-/// The poll(2) backend: the caller's array goes to the kernel as it is (the kernel checks nfds
-/// against RLIMIT_NOFILE before it allocates).
-fn poll_direct(
-    fds: &mut [PollFd],
-    timeout: Option<Duration>,
-    sigmask: Option<&SigSet>,
-) -> Result<usize> {
-    crate::sys::poll::raw_poll(as_raw(fds), timeout, sigmask.map(SigSet::raw)).map_err(io_to_error)
-}
-
-fn io_to_error(e: std::io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::EINTR) => Error::Interrupted,
-        Some(libc::EINVAL) => Error::InvalidArgument("nfds exceeds RLIMIT_NOFILE or bad timeout"),
-        Some(libc::EFAULT) => Error::Fault,
-        _ => Error::Io(e),
-    }
-}
-
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod epoll_path {
-    //! poll() served by epoll: a thread-local epoll instance; each call registers the entries,
-    //! waits once, and deregisters them. Costs two `epoll_ctl` per fd per call, which is why the
-    //! persistent [`WaitSet`](crate::WaitSet) exists.
-
-    use super::*;
-    use rustix::event::epoll::{self, EventData, EventFlags};
-    use rustix::io::Errno;
-
-    const NONE: u32 = u32::MAX;
-    const ALWAYS: u32 = u32::MAX - 1;
-
-    #[derive(Default)]
-    struct Scratch {
-        ep: Option<OwnedFd>,
-        /// The fork generation `ep` was created in. A child after fork() inherits the fd, which
-        /// still names the parent's epoll instance: sharing it, each process's cleanup would
-        /// delete the other's registrations, so the child makes its own.
-        fork_gen: u64,
-        /// Per entry: NONE (not registered), ALWAYS (not pollable: always ready), or the index of
-        /// the entry that holds the registration for this fd (itself for the first one).
-        owner: Vec<u32>,
-        /// Per entry: the union of interests registered for this fd, when it is the owner.
-        interest: Vec<u32>,
-        /// Per entry: the raw kernel bits for this fd, when it is the owner.
-        raw: Vec<u32>,
-        events: Vec<epoll::Event>,
-    }
-
-    static FORK_GEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-    extern "C" fn on_fork_child() {
-        FORK_GEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// How many times this process image has been forked into (0 in the original process):
-    /// an atomic load, where getpid() would be a syscall on every call.
-    fn fork_generation() -> u64 {
-        static REGISTER: std::sync::Once = std::sync::Once::new();
-        REGISTER.call_once(|| {
-            // SAFETY: the handler only increments an atomic, which is async-signal-safe as a
-            // post-fork child handler must be; registration happens once per process.
-            unsafe { libc::pthread_atfork(None, None, Some(on_fork_child)) };
-        });
-        FORK_GEN.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    thread_local! {
-        static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-    }
-
-    pub(super) fn poll(
-        fds: &mut [PollFd],
-        timeout: Option<Duration>,
-        sigmask: Option<&SigSet>,
-    ) -> Result<usize> {
-        if fds.len() as u64 > rlimit_nofile() {
-            return Err(Error::InvalidArgument("nfds exceeds RLIMIT_NOFILE"));
-        }
-        if fds.is_empty() {
-            return super::poll_direct(fds, timeout, sigmask);
-        }
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => run(&mut s, fds, timeout, sigmask).map(|()| 0),
-            // Re-entered (from a signal handler): use a private instance.
-            Err(_) => run(&mut Scratch::default(), fds, timeout, sigmask).map(|()| 0),
-        })
-    }
-
-    fn run(
-        s: &mut Scratch,
-        fds: &mut [PollFd],
-        timeout: Option<Duration>,
-        sigmask: Option<&SigSet>,
-    ) -> Result<()> {
-        let gen = fork_generation();
-        if s.ep.is_none() || s.fork_gen != gen {
-            s.ep = Some(epoll::create(epoll::CreateFlags::CLOEXEC)?);
-            s.fork_gen = gen;
-        }
-        let Scratch {
-            ep,
-            fork_gen: _,
-            owner,
-            interest,
-            raw,
-            events,
-        } = s;
-        let ep = ep.as_ref().expect("created above");
-        owner.clear();
-        interest.clear();
-        raw.clear();
-        owner.resize(fds.len(), NONE);
-        interest.resize(fds.len(), 0);
-        raw.resize(fds.len(), 0);
-        let mut registered = 0usize;
-        let mut immediate = false;
-        let mut result = Ok(());
-        for i in 0..fds.len() {
-            fds[i].revents = PollFlags::empty();
-            let fd = fds[i].fd;
-            if fd < 0 {
-                continue;
-            }
-            let want = fds[i].events.bits() as u16 as u32;
-            let flags = EventFlags::from_bits_retain(want);
-            match epoll::add(
-                ep,
-                crate::sys::borrow(fd),
-                EventData::new_u64(i as u64),
-                flags,
-            ) {
-                Ok(()) => {
-                    owner[i] = i as u32;
-                    interest[i] = want;
-                    registered += 1;
-                }
-                Err(Errno::BADF) => {
-                    fds[i].revents = PollFlags::NVAL;
-                    immediate = true;
-                }
-                Err(Errno::PERM) => {
-                    // Regular files and the like: poll(2) reports them always ready.
-                    owner[i] = ALWAYS;
-                    immediate = true;
-                }
-                Err(Errno::EXIST) => {
-                    match (0..i).find(|&j| fds[j].fd == fd && owner[j] != NONE) {
-                        Some(j) => {
-                            let o = owner[j];
-                            owner[i] = o;
-                            if o != ALWAYS {
-                                let o = o as usize;
-                                interest[o] |= want;
-                                let f = EventFlags::from_bits_retain(interest[o]);
-                                if let Err(e) = epoll::modify(
-                                    ep,
-                                    crate::sys::borrow(fd),
-                                    EventData::new_u64(o as u64),
-                                    f,
-                                ) {
-                                    result = Err(e.into());
-                                    break;
-                                }
-                            }
-                        }
-                        None => {
-                            // A registration left over from an interrupted earlier call: reuse it.
-                            if let Err(e) = epoll::modify(
-                                ep,
-                                crate::sys::borrow(fd),
-                                EventData::new_u64(i as u64),
-                                flags,
-                            ) {
-                                result = Err(e.into());
-                                break;
-                            }
-                            owner[i] = i as u32;
-                            interest[i] = want;
-                            registered += 1;
-                        }
-                    }
-                }
-                Err(e) => {
-                    result = Err(e.into());
-                    break;
-                }
-            }
-        }
-        if result.is_ok() {
-            let t = if immediate {
-                Some(Duration::ZERO)
-            } else {
-                timeout
-            };
-            events.clear();
-            events.reserve(registered.max(1));
-            result = wait(ep, events, registered.max(1), t, sigmask);
-            if let Ok(()) = result {
-                for ev in events.iter() {
-                    let i = ev.data.u64() as usize;
-                    if let Some(r) = raw.get_mut(i) {
-                        let f = ev.flags;
-                        *r = f.bits();
-                    }
-                }
-            }
-        }
-        // Deregister everything this call registered, whatever happened.
-        for i in 0..fds.len() {
-            if owner[i] == i as u32 {
-                let _ = epoll::delete(ep, crate::sys::borrow(fds[i].fd));
-            }
-        }
-        result?;
-        for i in 0..fds.len() {
-            let o = owner[i];
-            let bits = match o {
-                NONE => continue,
-                ALWAYS => (fds[i].events
-                    & (PollFlags::IN | PollFlags::RDNORM | PollFlags::OUT | PollFlags::WRNORM))
-                    .bits(),
-                o => {
-                    let r = raw[o as usize] as u16 as i16;
-                    r & (fds[i].events | PollFlags::ERR | PollFlags::HUP).bits()
-                }
-            };
-            fds[i].revents = PollFlags::from_bits_retain(bits);
-        }
-        Ok(())
-    }
-
-    fn wait(
-        ep: &OwnedFd,
-        events: &mut Vec<epoll::Event>,
-        max: usize,
-        timeout: Option<Duration>,
-        sigmask: Option<&SigSet>,
-    ) -> Result<()> {
-        match sigmask {
-            None => {
-                let ts = timeout.map(|d| rustix::time::Timespec {
-                    tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
-                    tv_nsec: d.subsec_nanos().into(),
-                });
-                epoll::wait(ep, crate::buffer::spare(events, max), ts.as_ref())?;
-                Ok(())
-            }
-            Some(mask) => {
-                let ms = match timeout {
-                    None => -1,
-                    Some(d) => crate::deadline::ceil_millis(d).min(i32::MAX as u64) as libc::c_int,
-                };
-                let max = max.min(i32::MAX as usize);
-                events.reserve(max);
-                let spare = events.spare_capacity_mut();
-                // SAFETY: rustix's epoll::Event is documented to have the layout of the kernel's
-                // `struct epoll_event` (repr(C), packed on x86_64 like libc's); `spare` has room
-                // for at least `max` events; the mask pointer is valid for the call.
-                let n = unsafe {
-                    libc::epoll_pwait(
-                        ep.as_raw_fd(),
-                        spare.as_mut_ptr().cast::<libc::epoll_event>(),
-                        max as libc::c_int,
-                        ms,
-                        mask.raw(),
-                    )
-                };
-                if n < 0 {
-                    return Err(io_to_error(std::io::Error::last_os_error()));
-                }
-                // SAFETY: the kernel initialised the first `n` (<= max) events.
-                unsafe { events.set_len(n as usize) };
-                Ok(())
-            }
-        }
-    }
 }

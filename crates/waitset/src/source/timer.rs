@@ -1,32 +1,66 @@
 //! [`Timer`]: a deadline plus slack that any set can wait on, kept in each set's own timer wheel.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::waitset::Watchers;
+use super::{Change, ObserverList};
+use crate::deadline::monotonic_ns;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, Ordering, Rank};
 use crate::Deadline;
 
 /// No deadline armed.
-pub(crate) const DISARMED: u64 = u64::MAX;
+const DISARMED: u64 = u64::MAX;
 
-pub(crate) struct TimerShared {
+/// The state of a timer shared by its handles and by the sets that watch it.
+pub(crate) struct TimerCore {
     /// The armed deadline (ns, monotonic) or DISARMED.
-    pub(crate) deadline: AtomicU64,
+    deadline: AtomicU64,
     /// The slack: the timer may be reported up to this many ns late, so wake-ups coalesce.
-    pub(crate) slack: AtomicU64,
-    pub(crate) watchers: Mutex<Watchers>,
+    slack: AtomicU64,
+    /// Set when the last handle is dropped: the timer can never be set again.
+    frozen: AtomicBool,
+    pub(crate) observers: Mutex<ObserverList>,
 }
 
-impl TimerShared {
-    /// Whether the timer is asserted at `now`.
+impl TimerCore {
+    /// Whether the timer asserts `TIMER` at `now`.
+    #[inline]
     pub(crate) fn fired_at(&self, now: u64) -> bool {
         let d = self.deadline.load(Ordering::Acquire);
         d != DISARMED && d <= now
     }
+
     /// When a set must wake for it (deadline + slack), or None when disarmed.
+    #[inline]
     pub(crate) fn wake_at(&self) -> Option<u64> {
         let d = self.deadline.load(Ordering::Acquire);
         (d != DISARMED).then(|| d.saturating_add(self.slack.load(Ordering::Acquire)))
+    }
+
+    /// Whether the last handle has been dropped.
+    #[inline]
+    pub(crate) fn frozen(&self) -> bool {
+        self.frozen.load(Ordering::Acquire)
+    }
+}
+
+/// What every clone of one [`Timer`] shares; its `Drop` is the one place that decides that the
+/// last handle is gone.
+struct TimerOwner {
+    core: Arc<TimerCore>,
+}
+
+/// Dropping the last handle freezes the timer: one that has not fired yet is disarmed and never
+/// fires (see the drop rule in [`crate::source`]).
+impl Drop for TimerOwner {
+    fn drop(&mut self) {
+        let core = &self.core;
+        let deferred = {
+            let mut observers = core.observers.lock();
+            if !core.fired_at(monotonic_ns()) {
+                core.deadline.store(DISARMED, Ordering::Release);
+            }
+            core.frozen.store(true, Ordering::Release);
+            observers.notify_last(Change::Frozen)
+        };
+        deferred.run();
     }
 }
 
@@ -48,8 +82,27 @@ impl TimerShared {
 /// assert_eq!(set.wait(Deadline::INFINITE, &mut out).unwrap(), 1);
 /// assert_eq!(out[0].observed, Signals::TIMER);
 /// ```
+///
+/// Clones are handles to the same timer. Dropping the last one freezes the timer, by the drop
+/// rule every source follows: a timer that has not fired yet is disarmed and never fires, and
+/// its entries are reported [`Status::Unsatisfiable`](crate::Status::Unsatisfiable); one that has
+/// fired keeps asserting `TIMER`.
+///
+/// ```
+/// use std::time::Duration;
+/// use waitset::{Deadline, Signals, Source, Status, Timer, WaitResult, WaitSet};
+/// let set = WaitSet::new().unwrap();
+/// let t = Timer::new();
+/// set.add(1, Source::from(&t), Signals::TIMER).unwrap();
+/// t.set(Deadline::after(Duration::from_millis(1)), Duration::ZERO);
+/// drop(t); // before the deadline: it will never fire
+/// let mut out = [WaitResult::default(); 1];
+/// assert_eq!(set.wait(Deadline::after(Duration::from_secs(5)), &mut out).unwrap(), 1);
+/// assert_eq!(out[0].status, Status::Unsatisfiable);
+/// ```
+#[derive(Clone)]
 pub struct Timer {
-    pub(crate) shared: Arc<TimerShared>,
+    owner: Arc<TimerOwner>,
 }
 
 impl Default for Timer {
@@ -81,12 +134,20 @@ impl Timer {
     /// ```
     pub fn new() -> Timer {
         Timer {
-            shared: Arc::new(TimerShared {
-                deadline: AtomicU64::new(DISARMED),
-                slack: AtomicU64::new(0),
-                watchers: Mutex::new(Watchers::default()),
+            owner: Arc::new(TimerOwner {
+                core: Arc::new(TimerCore {
+                    deadline: AtomicU64::new(DISARMED),
+                    slack: AtomicU64::new(0),
+                    frozen: AtomicBool::new(false),
+                    observers: Mutex::new(Rank::Source, ObserverList::default()),
+                }),
             }),
         }
+    }
+
+    /// The shared state the sets watch.
+    pub(crate) fn core(&self) -> &Arc<TimerCore> {
+        &self.owner.core
     }
 
     /// Arm the timer for `deadline` with `slack`, replacing any earlier deadline and clearing
@@ -107,17 +168,19 @@ impl Timer {
     /// assert_eq!(t.deadline(), None);
     /// ```
     pub fn set(&self, deadline: Deadline, slack: std::time::Duration) {
-        let w = crate::waitset::lock(&self.shared.watchers);
-        let d = deadline.as_monotonic_nanos();
-        self.shared.slack.store(
-            u64::try_from(slack.as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Release,
-        );
-        self.shared.deadline.store(d, Ordering::Release);
-        let posts = w.timer_changed();
-        drop(w);
+        let core = &self.owner.core;
+        let deferred = {
+            let mut observers = core.observers.lock();
+            core.slack.store(
+                u64::try_from(slack.as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Release,
+            );
+            core.deadline
+                .store(deadline.as_monotonic_nanos(), Ordering::Release);
+            observers.notify(Change::Deadline)
+        };
         // Wake waiters only now: one woken under the lock would block on it at once.
-        posts.post();
+        deferred.run();
     }
 
     /// Disarm the timer and clear [`Signals::TIMER`](crate::Signals::TIMER).
@@ -153,7 +216,7 @@ impl Timer {
     /// assert_eq!(t.deadline(), None);
     /// ```
     pub fn deadline(&self) -> Option<Deadline> {
-        let d = self.shared.deadline.load(Ordering::Acquire);
+        let d = self.owner.core.deadline.load(Ordering::Acquire);
         (d != DISARMED).then_some(Deadline::from_monotonic_nanos(d))
     }
 
@@ -173,6 +236,6 @@ impl Timer {
     /// assert!(d <= Deadline::now()); // never before the deadline
     /// ```
     pub fn fired(&self) -> bool {
-        self.shared.fired_at(crate::deadline::monotonic_ns())
+        self.owner.core.fired_at(monotonic_ns())
     }
 }

@@ -1,15 +1,34 @@
 //! [`Handle`]: an owned file descriptor whose close goes through the engine, so that every set
 //! watching it learns of it.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::{RwLock, RwLockReadGuard};
 
-use crate::waitset::Watchers;
+use super::{Change, ObserverList};
+use crate::sync::{Arc, Mutex, Rank};
 use crate::{Error, Result};
 
-pub(crate) struct HandleShared {
-    pub(crate) fd: RwLock<Option<OwnedFd>>,
-    pub(crate) watchers: Mutex<Watchers>,
+/// The state of a handle shared with the sets that watch it.
+pub(crate) struct HandleCore {
+    /// The descriptor until closed. Its lock is not in the engine's lock table: the engine takes
+    /// it (to close) holding no other lock, and callers hold it (through [`HandleFd`]) at will.
+    fd: RwLock<Option<OwnedFd>>,
+    /// The descriptor's number, valid while `observers.closed` is false: `close` marks the list
+    /// closed (under its lock) before it closes the descriptor.
+    raw: RawFd,
+    pub(crate) observers: Mutex<ObserverList>,
+}
+
+impl HandleCore {
+    /// The descriptor, for a caller holding `observers` and having checked it is not closed.
+    pub(crate) fn fd_while_open(&self, observers: &ObserverList) -> BorrowedFd<'_> {
+        debug_assert!(!observers.closed);
+        // SAFETY: the caller holds this handle's observer lock and saw `closed` false; `close`
+        // sets `closed` under that lock before it takes and closes the descriptor, so the number
+        // stays open (and names this handle's file) for as long as the borrow is used under
+        // the lock.
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
+    }
 }
 
 /// An owned fd that sets can watch and that reports [`Status::Canceled`](crate::Status::Canceled)
@@ -33,7 +52,7 @@ pub(crate) struct HandleShared {
 /// assert!(set.remove(1).is_err()); // already gone
 /// ```
 pub struct Handle {
-    pub(crate) shared: Arc<HandleShared>,
+    core: Arc<HandleCore>,
 }
 
 /// A borrow of a [`Handle`]'s fd; the handle cannot be closed while it is held.
@@ -80,11 +99,17 @@ impl Handle {
     /// ```
     pub fn new(fd: OwnedFd) -> Handle {
         Handle {
-            shared: Arc::new(HandleShared {
+            core: Arc::new(HandleCore {
+                raw: fd.as_raw_fd(),
                 fd: RwLock::new(Some(fd)),
-                watchers: Mutex::new(Watchers::default()),
+                observers: Mutex::new(Rank::Source, ObserverList::default()),
             }),
         }
+    }
+
+    /// The shared state the sets watch.
+    pub(crate) fn core(&self) -> &Arc<HandleCore> {
+        &self.core
     }
 
     /// Borrow the fd for I/O, or `None` once closed. Closing waits until the borrow ends.
@@ -101,7 +126,7 @@ impl Handle {
     /// assert!(h.fd().is_none());
     /// ```
     pub fn fd(&self) -> Option<HandleFd<'_>> {
-        let g = self.shared.fd.read().unwrap_or_else(|e| e.into_inner());
+        let g = self.core.fd.read().unwrap_or_else(|e| e.into_inner());
         g.is_some().then(|| HandleFd(g))
     }
 
@@ -116,7 +141,7 @@ impl Handle {
     /// assert!(h.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.shared
+        self.core
             .fd
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -138,21 +163,25 @@ impl Handle {
     /// assert!(matches!(h.close(), Err(Error::BadHandle)));
     /// ```
     pub fn close(&self) -> Result<()> {
-        let mut w = crate::waitset::lock(&self.shared.watchers);
-        if w.orphaned {
-            return Err(Error::BadHandle.traced("handle_close"));
-        }
-        w.orphaned = true;
-        // Cancel while the fd is still open, so kernel registrations can be removed by it.
-        w.cancel_all();
-        let fd = self
-            .shared
-            .fd
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        drop(w);
-        drop(fd);
+        let deferred = {
+            let mut observers = self.core.observers.lock();
+            if observers.closed {
+                return Err(Error::BadHandle.traced("handle_close"));
+            }
+            observers.closed = true;
+            // Cancel while the descriptor is still open, so that kernel registrations are
+            // removed by it.
+            observers.notify_last(Change::Closed)
+        };
+        deferred.run();
+        // Last, with no lock of the engine held: wait for borrows to end, then close.
+        drop(
+            self.core
+                .fd
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         Ok(())
     }
 }
