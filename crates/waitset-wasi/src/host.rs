@@ -60,8 +60,9 @@ fn ready_now(fd: BorrowedFd<'_>, interest: PollFlags) -> Result<bool, Errno> {
 /// - host descriptor nonblocking (sockets, files and directories the host opened, fds given by
 ///   the embedder): `op` runs at once; `EAGAIN` on a blocking guest fd waits and retries;
 /// - host descriptor blocking (inherited stdio, whose flags belong to the host's parent and
-///   are never changed): the wait comes first, so `op` finds the fd ready and does not block in
-///   the kernel; a guest that set `NONBLOCK` gets `EAGAIN` when the fd is not ready now;
+///   are never changed): readiness is checked first (a zero-timeout poll(2), then the wait if
+///   it is not ready), so `op` finds the fd ready and does not block in the kernel; a guest
+///   that set `NONBLOCK` gets `EAGAIN` when the fd is not ready now;
 /// - `EINTR` is retried.
 pub(crate) fn blocking_io<T>(
     ctx: &mut WasiCtx,
@@ -72,14 +73,13 @@ pub(crate) fn blocking_io<T>(
     let interest = if write { PollFlags::OUT } else { PollFlags::IN };
     loop {
         let entry = ctx.fds.get(fd)?;
-        if !entry.host_nonblocking() {
+        // A zero-timeout check first: the usual case (the guest polled, the fd is ready) costs
+        // one poll(2) and leaves the guest's wait set as its last poll_oneoff made it.
+        if !entry.host_nonblocking() && !ready_now(entry.as_fd(), interest)? {
             if entry.is_nonblocking() {
-                if !ready_now(entry.as_fd(), interest)? {
-                    return Err(Errno::AGAIN);
-                }
-            } else {
-                ctx.block_until_ready(fd, write)?;
+                return Err(Errno::AGAIN);
             }
+            ctx.block_until_ready(fd, write)?;
         }
         let entry = ctx.fds.get(fd)?;
         match op(entry) {
