@@ -42,6 +42,12 @@ pub(crate) struct Sizes {
     pub(crate) echo_clients: usize,
     /// Workload 8: round trips per client per sample.
     pub(crate) echo_requests: usize,
+    /// Workload 9a: asserted events.
+    pub(crate) ready_events: Vec<usize>,
+    /// Workload 9b: entries queued as ready.
+    pub(crate) queued_entries: Vec<usize>,
+    /// Workload 9c: descriptors added and removed per sample.
+    pub(crate) add_fds: usize,
 }
 
 impl Sizes {
@@ -65,6 +71,9 @@ impl Sizes {
                 guest_poll: vec![(0, 1000), (64, 100), (1024, 20)],
                 echo_clients: 100,
                 echo_requests: 5,
+                ready_events: vec![2_000],
+                queued_entries: vec![2_000],
+                add_fds: 100,
             }
         } else if cfg.quick {
             Sizes {
@@ -85,6 +94,9 @@ impl Sizes {
                 guest_poll: vec![(0, 10_000), (64, 2_000), (1024, 500)],
                 echo_clients: 100,
                 echo_requests: 300,
+                ready_events: vec![10_000, 100_000],
+                queued_entries: vec![30_000],
+                add_fds: 1000,
             }
         } else {
             Sizes {
@@ -105,6 +117,9 @@ impl Sizes {
                 guest_poll: vec![(0, 10_000), (64, 10_000), (1024, 10_000)],
                 echo_clients: 100,
                 echo_requests: 2_000,
+                ready_events: vec![1_000, 10_000, 100_000],
+                queued_entries: vec![1_000, 30_000, 100_000],
+                add_fds: 4_000,
             }
         }
     }

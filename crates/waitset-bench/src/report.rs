@@ -301,10 +301,12 @@ impl Report {
                     continue;
                 };
                 let r = ws.median / ep.median;
+                // Issue 7: level-triggered WaitSet within 3% of raw epoll at 1 active.
+                let want = if id == "1a" { 1.03 } else { 1.05 };
                 out.push(Goal {
-                    goal: format!("{id} N={n}: waitset <= 1.05x raw epoll per event"),
+                    goal: format!("{id} N={n}: waitset <= {want:.2}x raw epoll per event"),
                     measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, ep.median),
-                    met: r <= 1.05,
+                    met: r <= want,
                 });
             }
         }
@@ -368,6 +370,66 @@ impl Report {
                     measured: format!("{:.1} ns", ws.median),
                     met: ws.median <= 100.0,
                 });
+            }
+        }
+        if let Some(w) = self.workload("6") {
+            for n in w.params() {
+                let Some(libc) = w.entry(&w.reference, n) else {
+                    continue;
+                };
+                if let Some(p) = w.entry("waitset::poll", n) {
+                    let r = p.median / libc.median;
+                    out.push(Goal {
+                        goal: format!("6 N={n}: poll() <= 1.05x libc::poll"),
+                        measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", p.median, libc.median),
+                        met: r <= 1.05,
+                    });
+                }
+                if n > 1000 {
+                    if let Some(p) = w.entry("PollSet [epoll]", n) {
+                        let r = libc.median / p.median;
+                        out.push(Goal {
+                            goal: format!("6 N={n}: PollSet >= 10x faster than libc::poll"),
+                            measured: format!("{r:.1}x ({:.0} vs {:.0} ns)", p.median, libc.median),
+                            met: r >= 10.0,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(w) = self.workload("9a") {
+            if let Some(e) = w
+                .entries
+                .iter()
+                .filter(|e| e.engine == w.reference)
+                .max_by_key(|e| e.n)
+            {
+                out.push(Goal {
+                    goal: format!("9a: <= 30 ns per result at {} asserted events", e.n),
+                    measured: format!("{:.1} ns", e.median),
+                    met: e.median <= 30.0,
+                });
+            }
+        }
+        if let Some(w) = self.workload("9b") {
+            if let Some(e) = w.entry(&w.reference, 30_000) {
+                out.push(Goal {
+                    goal: "9b: removing a queued entry <= 2 us at 30,000 queued".into(),
+                    measured: format!("{:.0} ns", e.median),
+                    met: e.median <= 2000.0,
+                });
+            }
+        }
+        if let Some(w) = self.workload("9c") {
+            for n in w.params() {
+                if let (Some(ws), Some(ep)) = (w.entry(&w.reference, n), w.entry("raw epoll", n)) {
+                    let r = ws.median / ep.median;
+                    out.push(Goal {
+                        goal: "9c: adding an fd <= 1.15x raw epoll_ctl".into(),
+                        measured: format!("{r:.3}x ({:.0} vs {:.0} ns)", ws.median, ep.median),
+                        met: r <= 1.15,
+                    });
+                }
             }
         }
         if let Some(w) = self.workload("7") {

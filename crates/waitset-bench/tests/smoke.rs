@@ -64,12 +64,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "6",
         &[
             "libc::poll",
-            "waitset::poll [poll]",
+            "waitset::poll",
             "PollSet [poll]",
-            "waitset::poll [epoll]",
             "PollSet [epoll]",
         ],
     ),
+    ("9a", &["waitset [epoll]", "waitset [poll]"]),
+    ("9b", &["waitset [epoll]", "waitset [poll]"]),
+    ("9c", &["waitset [epoll]", "waitset [poll]", "raw epoll"]),
 ];
 
 #[test]

@@ -1,5 +1,7 @@
-//! Measure how end of file and hang-up look to `poll` on this machine, for every kind of object
-//! the engine is documented for, on every backend, in raw and normalized mode.
+//! Measure how end of file and hang-up look on this machine, for every kind of object the engine
+//! is documented for, on every backend, in raw and normalized mode. Each cell is a `PollSet` on
+//! that backend (epoll keeps the interest in the kernel; poll is poll(2)), and `poll()` must give
+//! the same answer (it is poll(2) on every backend): the example stops if they disagree.
 //!
 //! ```text
 //! cargo run -p waitset --example eof_table > table.md
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
 use rustix::net::{AddressFamily, SendFlags, Shutdown, SocketFlags, SocketType};
-use waitset::{BackendKind, EofMode, PollFd, PollFlags, PollOptions};
+use waitset::{BackendKind, EofMode, PollFd, PollFlags, PollOptions, PollSet, Timeout};
 
 /// One object in one state: the fd that is polled, plus whatever must stay open meanwhile.
 struct Case {
@@ -80,13 +82,19 @@ fn main() {
 }
 
 fn measure(fd: &OwnedFd, asked: PollFlags, k: BackendKind, eof: EofMode) -> PollFlags {
+    let opts = PollOptions::new().backend(k).eof(eof);
+    let mut set = PollSet::with_options(opts);
+    set.push(fd, asked).expect("push");
+    set.poll(Timeout::ZERO, false).expect("PollSet::poll");
+    let got = set.iter().next().expect("one entry").revents();
     let mut fds = [PollFd::new(fd, asked)];
-    PollOptions::new()
-        .backend(k)
-        .eof(eof)
-        .poll(&mut fds, 0)
-        .expect("poll");
-    fds[0].revents()
+    opts.poll(&mut fds, 0).expect("poll");
+    assert_eq!(
+        got,
+        fds[0].revents(),
+        "PollSet on {k:?} and poll() disagree"
+    );
+    got
 }
 
 /// The bits of `f` by name, in `<poll.h>` order; `0` when empty.

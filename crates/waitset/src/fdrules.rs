@@ -131,6 +131,13 @@ pub(crate) fn normalize_eof(requested: Bits, returned: Bits) -> Bits {
 /// [`Status::Unsatisfiable`].
 #[inline]
 pub(crate) fn fd_status(watched: Signals, bits: Bits) -> Option<(Status, Signals)> {
+    if bits & (HUP | RDHUP | ERR | NVAL) == 0 {
+        // The common case, no hang-up or error: the bits say it all.
+        let obs = signals(bits);
+        return obs
+            .intersects(watched)
+            .then_some((Status::Satisfied, obs & watched));
+    }
     let mut obs = signals(normalize_eof(interest(watched), bits));
     let dead = hangup_or_error(bits);
     if dead {
@@ -152,6 +159,24 @@ pub(crate) fn fd_status(watched: Signals, bits: Bits) -> Option<(Status, Signals
 pub(crate) fn always_ready_status(possible: Signals, watched: Signals) -> Option<Signals> {
     let s = signals(ALWAYS_READY_BITS) & possible & watched;
     (!s.is_empty()).then_some(s)
+}
+
+/// The kernel's bits for `fd` now, for `interest` (one `poll(2)` that does not block): the
+/// current state of one descriptor, without touching any registration.
+pub(crate) fn bits_now(fd: BorrowedFd<'_>, interest: Bits) -> Bits {
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events: interest as u16 as i16,
+        revents: 0,
+    };
+    match crate::sys::poll::raw_poll(
+        std::slice::from_mut(&mut p),
+        Some(std::time::Duration::ZERO),
+        None,
+    ) {
+        Ok(_) => p.revents as u16 as Bits,
+        Err(_) => 0,
+    }
 }
 
 /// The signals a descriptor's access mode can ever assert; [`Error::BadHandle`] when it is not

@@ -85,7 +85,7 @@ pub use crate::deadline::{Deadline, Timeout};
 pub use crate::error::{Error, Result};
 pub use crate::face::poll::{poll, ppoll, EofMode, PollFd, PollFlags, PollOptions, SigSet, INFTIM};
 pub use crate::face::pollset::{PollOutcome, PollSet};
-pub use crate::set::{Delivery, Source, Status, WaitResult, WaitSet, WaitSetBuilder};
+pub use crate::set::{Delivery, Pollable, Source, Status, WaitResult, WaitSet, WaitSetBuilder};
 pub use crate::signals::Signals;
 pub use crate::source::event::Event;
 pub use crate::source::handle::{Handle, HandleFd};

@@ -229,3 +229,44 @@ macro_rules! sync_thread_local {
     ($($t:tt)*) => { loom::thread_local! { $($t)* } };
 }
 pub(crate) use sync_thread_local;
+
+#[cfg(all(test, debug_assertions, not(loom)))]
+mod tests {
+    use super::{Mutex, Rank};
+
+    #[test]
+    fn locks_in_table_order_are_accepted() {
+        let (a, b, c) = (
+            Mutex::new(Rank::Source, ()),
+            Mutex::new(Rank::Set, ()),
+            Mutex::new(Rank::Backend, ()),
+        );
+        let _ga = a.lock();
+        let _gb = b.lock();
+        let _gc = c.lock();
+    }
+
+    #[test]
+    #[should_panic(expected = "lock order violated")]
+    fn a_source_lock_under_a_set_lock_is_caught() {
+        let (source, set) = (Mutex::new(Rank::Source, ()), Mutex::new(Rank::Set, ()));
+        let _g = set.lock();
+        let _h = source.lock();
+    }
+
+    #[test]
+    #[should_panic(expected = "lock order violated")]
+    fn two_locks_of_one_rank_are_caught() {
+        let (a, b) = (Mutex::new(Rank::Set, ()), Mutex::new(Rank::Set, ()));
+        let _g = a.lock();
+        let _h = b.lock();
+    }
+
+    #[test]
+    fn a_released_lock_no_longer_counts() {
+        let (source, set) = (Mutex::new(Rank::Source, ()), Mutex::new(Rank::Set, ()));
+        drop(set.lock());
+        drop(source.lock());
+        super::assert_no_lock_held("checking");
+    }
+}

@@ -1,6 +1,7 @@
 //! The workloads of the benchmark issue (parts 1 to 8).
 
 mod echo;
+mod engine;
 mod fd;
 mod guest_poll;
 mod poll;
@@ -27,7 +28,7 @@ pub(crate) const LIST: &[(&str, &str)] = &[
     ("5b", "timers: expiring in order"),
     (
         "6",
-        "poll() and PollSet vs poll(2): 64 idle pipes + 1 ready, timeout 0",
+        "poll() and PollSet vs poll(2): 64 or 1024 idle pipes + 1 ready, timeout 0",
     ),
     (
         "7",
@@ -35,6 +36,9 @@ pub(crate) const LIST: &[(&str, &str)] = &[
     ),
     ("8a", "wasm echo server: throughput"),
     ("8b", "wasm echo server: round-trip latency"),
+    ("9a", "engine: cost per result with many asserted events"),
+    ("9b", "engine: removing an entry queued as ready"),
+    ("9c", "engine: adding a descriptor vs raw epoll_ctl"),
 ];
 
 fn title(id: &str) -> &'static str {
@@ -55,6 +59,9 @@ pub(crate) fn run(id: &str, ctx: &mut Ctx<'_>) -> Result<Workload, Error> {
         "7" => guest_poll::guest_poll(ctx, id),
         "8a" => echo::throughput(ctx, id),
         "8b" => echo::latency(ctx, id),
+        "9a" => engine::events_ready(ctx, id),
+        "9b" => engine::remove_queued(ctx, id),
+        "9c" => engine::add_fd(ctx, id),
         _ => Err(Error::Setup(format!("unknown workload {id}"))),
     }
 }

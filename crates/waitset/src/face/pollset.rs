@@ -208,6 +208,10 @@ impl<'fd> PollSet<'fd> {
             return Err(Error::InvalidArgument("too many entries").traced("pollset_push"));
         }
         if self.kept.is_none() && self.options.backend_kind() != BackendKind::Poll {
+            // Check the descriptor first: the backend's own instance, created now, would take
+            // the lowest free number, which may be the caller's closed one (then EINVAL for
+            // adding an instance to itself instead of BadHandle).
+            rustix::io::fcntl_getfd(fd).map_err(|e| Error::sys(e).traced("pollset_push"))?;
             self.kept = Some(KeptInterest::new(self.options.backend_kind())?);
         }
         match &mut self.kept {
@@ -417,6 +421,14 @@ impl KeptInterest {
     fn add(&mut self, fd: BorrowedFd<'_>, idx: u32, events: PollFlags) -> Result<()> {
         let bits = events.bits() as u16 as Bits;
         let raw = fd.as_raw_fd();
+        if self
+            .sys
+            .pollable_fd()
+            .is_some_and(|own| own.as_raw_fd() == raw)
+        {
+            // The number of the set's own instance: not the caller's descriptor.
+            return Err(Error::BadHandle);
+        }
         self.next_same_fd.reserve(1);
         self.shown.reserve(1);
         match self.by_fd.get(&raw) {

@@ -11,6 +11,7 @@
 //! | `registry` | the entry slab, cookies, descriptor registrations shared by entries on one fd, and the one comparison of "wanted" with "in the kernel" |
 //! | `ready` | the ready ring (fairness) and the one evaluation of what an entry reports |
 //! | `delivery` | waking waiters (the wake ledger) and exclusive holds |
+//! | `external` | making the set's own descriptor readable for an outer event loop (`Pollable`) |
 //! | `state` | the operations every path shares: becoming ready, leaving a registration, removal, release, timers |
 //! | `observe` | how a source's change becomes readiness |
 //! | `wait` | the wait loop |
@@ -35,6 +36,7 @@
 //! * Several threads may wait at once; see [`Delivery`].
 
 mod delivery;
+mod external;
 mod observe;
 mod ready;
 mod registry;
@@ -43,15 +45,15 @@ mod wait;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+pub use self::external::Pollable;
 use self::ready::LazyNow;
 use self::registry::{Kind, SyncError};
 pub(crate) use self::state::Inner;
-use self::state::{State, WAKE_TOKEN};
+use self::state::State;
 use crate::fdrules::{self, FileId};
 use crate::source::Observer;
 use crate::sync::{Arc, Mutex, PostWakeups, Rank, Weak};
-use crate::sys::wake::WakeChannel;
-use crate::sys::{AddError, Backend, BackendKind, Sys, Trigger};
+use crate::sys::{Backend, BackendKind, Sys, Trigger};
 use crate::{Deadline, Error, Event, Handle, Result, Signals, Timer};
 
 /// How an entry's wait ended.
@@ -315,14 +317,16 @@ impl WaitSetBuilder {
     /// ```
     pub fn build(self) -> Result<WaitSet> {
         let kind = self.backend.unwrap_or_default();
-        let sys = Sys::new(kind)?;
-        let channel = WakeChannel::new()?;
-        match sys.add(channel.fd(), WAKE_TOKEN, fdrules::IN, Trigger::Level) {
-            Ok(()) => {}
-            Err(AddError::Sys(e)) => return Err(Error::sys(e)),
-            Err(AddError::Refused) => return Err(Error::NotSupported("wake channel not pollable")),
-        }
-        let mut st = State::default();
+        let (sys, channel) = Sys::with_wake_channel(kind)?;
+        let mode = if kind == BackendKind::Epoll {
+            delivery::WakeMode::Edge
+        } else {
+            delivery::WakeMode::Tokens
+        };
+        let mut st = State {
+            ledger: delivery::WakeLedger::new(mode),
+            ..State::default()
+        };
         st.reg.reserve(self.capacity);
         st.timers.reserve(self.capacity);
         Ok(WaitSet {
@@ -592,11 +596,9 @@ impl WaitSet {
                 let key = st
                     .reg
                     .insert(cookie, Kind::Event(core.clone()), signals, trigger);
-                if trigger == Trigger::Edge {
-                    // The state at add time counts as an edge, like epoll's EPOLLET.
-                    st.reg.entries[key.0 as usize].risen = core.signals() & signals;
-                }
-                let tokens = st.reevaluate(d, key.0, &mut LazyNow::new());
+                let mut now = LazyNow::new();
+                st.reg.entries[key.0 as usize].arm_edge(now.get());
+                let tokens = st.reevaluate(d, key.0, &mut now);
                 drop(st);
                 observers.push(self.observer(), key);
                 drop(observers);
@@ -616,8 +618,10 @@ impl WaitSet {
                     key: None,
                 };
                 let key = st.reg.insert(cookie, kind, signals, trigger);
+                let mut now = LazyNow::new();
+                st.reg.entries[key.0 as usize].arm_edge(now.get());
                 let mut tokens = st.arm_timer(key.0);
-                tokens += st.reevaluate(d, key.0, &mut LazyNow::new());
+                tokens += st.reevaluate(d, key.0, &mut now);
                 drop(st);
                 observers.push(self.observer(), key);
                 drop(observers);
@@ -658,13 +662,16 @@ impl WaitSet {
         // file's identity tells; where it does, re-stating it to the kernel below does (NOENT
         // when the file it watched was closed), which retires it.
         if let Some(reg) = st.reg.reg_of(raw) {
-            let r = &mut st.reg.regs[reg as usize];
-            if r.refused || !r.in_kernel {
-                if r.file.is_some_and(|f| FileId::of(fd) != Some(f)) {
-                    tokens += st.retire_reg(sys, d, reg);
-                }
+            let r = &st.reg.regs[reg as usize];
+            let same = if r.refused || !r.in_kernel {
+                r.file.is_none_or(|f| FileId::of(fd) == Some(f))
             } else {
-                r.kernel_armed = false; // forces the kernel call
+                // Asked without re-arming anything (a re-statement would be a new edge for
+                // every edge-triggered entry on the descriptor).
+                sys.still_registered(fd)
+            };
+            if !same {
+                tokens += st.retire_reg(sys, d, reg);
             }
         }
         let kind = |reg| match &handle {
@@ -688,6 +695,7 @@ impl WaitSet {
         };
         let (idx, gen) = st.reg.insert(cookie, kind(reg), signals, trigger);
         st.reg.join_reg(reg, idx);
+        let edge_now = trigger == Trigger::Edge && st.reg.edge_already_armed(reg, idx);
         let (t, mut r) = st.sync_reg(sys, d, reg);
         tokens += t;
         let mut reg = reg;
@@ -708,11 +716,7 @@ impl WaitSet {
         }
         match r {
             Ok(()) => {}
-            Err(SyncError::Refused) => {
-                let r = &mut st.reg.regs[reg as usize];
-                r.refused = true;
-                r.file = FileId::of(fd);
-            }
+            Err(SyncError::Refused) => st.reg.mark_refused(reg),
             Err(SyncError::Gone) => unreachable!("sync_reg retires a gone registration"),
             Err(SyncError::Sys(errno)) => {
                 // Undo: the set must be exactly as before.
@@ -733,7 +737,15 @@ impl WaitSet {
             }
         }
         if st.reg.regs[reg as usize].refused {
+            // Always ready: an edge entry's arming is its one rise.
+            st.reg.entries[idx as usize].kernel_bits = fdrules::ALWAYS_READY_BITS;
             tokens += st.make_ready(d, idx);
+        } else if edge_now {
+            // The registration was armed already: the state now is this entry's arming edge.
+            st.reg.arm_edge_now(reg, idx);
+            if st.reg.entries[idx as usize].kernel_bits != 0 {
+                tokens += st.make_ready(d, idx);
+            }
         }
         Ok(((idx, gen), tokens))
     }
@@ -800,12 +812,24 @@ impl WaitSet {
         match reg {
             Some(reg) => {
                 // The kernel reports the new interest afresh, under a new token (a report of
-                // an earlier arming is dropped).
+                // an earlier arming is dropped) — except an edge-triggered registration armed
+                // for other entries, which is left alone (a re-statement would be a new edge
+                // for all of them): this entry's arming edge is the state now.
                 e.kernel_bits = 0;
+                let edge = e.trigger == Trigger::Edge;
                 st.ring.unlink(&mut st.reg.entries, idx);
-                st.reg.regs[reg as usize].kernel_armed = false;
-                let (t, r) = st.sync_reg(sys, d, reg);
+                let edge_now = edge && st.reg.edge_already_armed(reg, idx);
+                if !edge_now {
+                    st.reg.regs[reg as usize].kernel_armed = false;
+                }
+                let (t, mut r) = st.sync_reg(sys, d, reg);
                 tokens += t;
+                if let Err(SyncError::Refused) = r {
+                    // First registered now (it was added with nothing to watch): a file the
+                    // kernel refuses is always ready, whenever that is found out.
+                    st.reg.mark_refused(reg);
+                    r = Ok(());
+                }
                 if let Err(err) = r {
                     let e = &mut st.reg.entries[idx as usize];
                     (e.watched, e.armed, e.held, e.kernel_bits, e.risen) = saved;
@@ -818,16 +842,19 @@ impl WaitSet {
                     });
                 }
                 if st.reg.regs.get(reg as usize).is_some_and(|r| r.refused) {
+                    st.reg.entries[idx as usize].kernel_bits = fdrules::ALWAYS_READY_BITS;
                     tokens += st.make_ready(d, idx);
+                } else if edge_now && st.reg.entries[idx as usize].reg() == Some(reg) {
+                    st.reg.arm_edge_now(reg, idx);
+                    if st.reg.entries[idx as usize].kernel_bits != 0 {
+                        tokens += st.make_ready(d, idx);
+                    }
                 }
             }
             None => {
-                if let Kind::Event(ev) = &e.kind {
-                    if e.trigger == Trigger::Edge {
-                        e.risen = ev.signals() & signals; // a re-arm counts as an edge
-                    }
-                }
-                tokens += st.reevaluate(d, idx, &mut LazyNow::new());
+                let mut now = LazyNow::new();
+                e.arm_edge(now.get()); // a re-arm counts as an edge
+                tokens += st.reevaluate(d, idx, &mut now);
             }
         }
         drop(guard);

@@ -34,9 +34,15 @@ impl Observer for Inner {
                 }
             }
             Change::Frozen => {
-                if let Kind::Timer { .. } = e.kind {
-                    // A timer that had not fired was disarmed by the drop.
-                    st.arm_timer(idx);
+                if let Kind::Timer { core, key } = &mut e.kind {
+                    // A timer that had not fired was disarmed by the drop: out of the wheel.
+                    // One that fired keeps its deadline, and is not put back (for an edge
+                    // entry that would be a second rise).
+                    if core.wake_at().is_none() {
+                        if let Some(k) = key.take() {
+                            st.timers.remove(k);
+                        }
+                    }
                 }
                 st.reevaluate(delivery, idx, &mut LazyNow::new())
             }

@@ -42,6 +42,14 @@ pub(super) struct Link {
     kernel_confirms: bool,
 }
 
+impl Link {
+    /// Whether the entry is on the ring.
+    #[inline]
+    pub fn on_ring(&self) -> bool {
+        self.on_ring
+    }
+}
+
 impl Default for Link {
     fn default() -> Link {
         Link {
@@ -190,12 +198,22 @@ pub(super) fn kernel_confirms(e: &Entry, regs: &[FdReg]) -> bool {
 ///
 /// `epoch` is the kernel wait whose reports were absorbed last; a level-triggered descriptor
 /// the kernel confirms is reported only if that wait reported it.
+#[inline]
 pub(super) fn report_for(
     e: &Entry,
     regs: &[FdReg],
     epoch: u64,
     now: &mut LazyNow,
 ) -> Option<(Status, Signals)> {
+    if e.link.kernel_confirms {
+        // A plain level-triggered descriptor (an entry joins the ring this way only while it
+        // is armed, not held, not canceled, and its descriptor is not refused or gone): the
+        // kernel's report of this round, if any, says it all.
+        if e.seen_epoch != epoch {
+            return None; // not re-reported by the kernel: no longer ready
+        }
+        return fdrules::fd_status(e.watched, e.kernel_bits);
+    }
     if e.canceled {
         return Some((Status::Canceled, Signals::empty()));
     }
@@ -210,11 +228,13 @@ pub(super) fn report_for(
         Kind::Fd { reg } | Kind::Handle { reg, .. } => {
             let r = &regs[*reg as usize];
             if r.refused {
+                // Always ready; an edge entry only rose once, when it was armed (its pending
+                // edge is `kernel_bits`, set at arming, cleared when reported).
+                if e.trigger == Trigger::Edge && e.kernel_bits == 0 {
+                    return None;
+                }
                 let s = fdrules::always_ready_status(r.possible, e.watched)?;
                 return Some((Status::Satisfied, s));
-            }
-            if kernel_confirms(e, regs) && e.seen_epoch != epoch {
-                return None; // not re-reported by the kernel: no longer ready
             }
             fdrules::fd_status(e.watched, e.kernel_bits)
         }
@@ -234,9 +254,15 @@ pub(super) fn report_for(
             }
         }
         Kind::Timer { core, .. } => {
-            if core.fired_at(now.get()) {
+            let fired = core.fired_at(now.get());
+            let shown = if e.trigger == Trigger::Edge {
+                !e.risen.is_empty() // fired since last reported (or at arming)
+            } else {
+                fired
+            };
+            if shown {
                 Some((Status::Satisfied, Signals::TIMER))
-            } else if core.frozen() {
+            } else if !fired && core.frozen() {
                 Some((Status::Unsatisfiable, Signals::empty()))
             } else {
                 None

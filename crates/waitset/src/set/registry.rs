@@ -95,6 +95,19 @@ impl Entry {
         }
     }
 
+    /// An edge-triggered user source is (re-)armed (added, modified): its state now counts as
+    /// a rise, like epoll's `EPOLLET` registration.
+    pub fn arm_edge(&mut self, now: u64) {
+        if self.trigger != Trigger::Edge {
+            return;
+        }
+        self.risen = match &self.kind {
+            Kind::Event(ev) => ev.signals() & self.watched,
+            Kind::Timer { core, .. } if core.fired_at(now) => Signals::TIMER & self.watched,
+            _ => Signals::empty(),
+        };
+    }
+
     /// The descriptor registration, if the entry is on one.
     #[inline]
     pub fn reg(&self) -> Option<u32> {
@@ -107,7 +120,7 @@ impl Entry {
     /// Whether the entry contributes to its registration's kernel interest: armed, alive, and
     /// not handed out — except that an edge-triggered entry keeps collecting edges while held.
     #[inline]
-    fn wants_kernel(&self) -> bool {
+    pub fn wants_kernel(&self) -> bool {
         self.armed
             && !self.canceled
             && !self.fd_gone
@@ -157,8 +170,65 @@ pub(super) struct Registry {
     cookies: FastMap<u64, u32>,
     pub regs: Vec<FdReg>,
     free_regs: Vec<u32>,
-    by_fd: FastMap<RawFd, u32>,
+    by_fd: FdIndex,
 }
+
+/// Registration by descriptor number: a dense table for the small numbers descriptors are
+/// (an index, no hashing), a map for numbers past it.
+#[derive(Default)]
+struct FdIndex {
+    dense: Vec<u32>,
+    sparse: FastMap<RawFd, u32>,
+}
+
+/// Numbers below this are kept in the dense table (4 bytes each at most).
+const DENSE_FDS: usize = 1 << 16;
+
+impl FdIndex {
+    #[inline]
+    fn get(&self, fd: RawFd) -> Option<u32> {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => self.dense.get(i).copied().filter(|&r| r != NIL),
+            _ => self.sparse.get(&fd).copied(),
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, fd: RawFd, reg: u32) {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => {
+                if i >= self.dense.len() {
+                    self.dense
+                        .resize((i + 1).next_power_of_two().min(DENSE_FDS), NIL);
+                }
+                self.dense[i] = reg;
+            }
+            _ => {
+                self.sparse.insert(fd, reg);
+            }
+        }
+    }
+
+    /// Forget `fd` if it maps to `reg`.
+    #[inline]
+    fn remove(&mut self, fd: RawFd, reg: u32) {
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE_FDS => {
+                if self.dense.get(i) == Some(&reg) {
+                    self.dense[i] = NIL;
+                }
+            }
+            _ => {
+                if self.sparse.get(&fd) == Some(&reg) {
+                    self.sparse.remove(&fd);
+                }
+            }
+        }
+    }
+}
+
+/// What an edge-triggered registration watches (see [`Registry::sync_fd`]).
+const EDGE_INTEREST: Bits = fdrules::IN | fdrules::OUT | fdrules::PRI | fdrules::RDHUP;
 
 /// The backend token of registration `reg` with generation `gen`.
 #[inline]
@@ -242,8 +312,10 @@ impl Registry {
     pub fn free_entry(&mut self, idx: u32) -> Kind {
         let e = &mut self.entries[idx as usize];
         let kind = std::mem::replace(&mut e.kind, Kind::Free);
-        if self.cookies.get(&e.cookie) == Some(&idx) {
-            self.cookies.remove(&e.cookie);
+        if let Some(other) = self.cookies.remove(&e.cookie) {
+            if other != idx {
+                self.cookies.insert(e.cookie, other); // not this entry's (never happens)
+            }
         }
         let gen = e.gen.wrapping_add(1);
         *e = Entry::free(gen);
@@ -253,7 +325,7 @@ impl Registry {
 
     /// The registration of `fd`, if any.
     pub fn reg_of(&self, fd: RawFd) -> Option<u32> {
-        self.by_fd.get(&fd).copied()
+        self.by_fd.get(fd)
     }
 
     /// A new registration of `fd`, not yet known to the kernel.
@@ -324,10 +396,45 @@ impl Registry {
         r.in_kernel = false;
         r.gen = r.gen.wrapping_add(1);
         let fd = r.fd;
-        if self.by_fd.get(&fd) == Some(&reg) {
-            self.by_fd.remove(&fd);
-        }
+        self.by_fd.remove(fd, reg);
         self.free_regs.push(reg);
+    }
+
+    /// Whether an edge-triggered entry joining (or re-armed on) `reg` must take its arming
+    /// edge from the descriptor's state now, because the registration is already armed for
+    /// other entries and will not be re-stated to the kernel (see [`Registry::sync_fd`]).
+    pub fn edge_already_armed(&self, reg: u32, except: u32) -> bool {
+        let r = &self.regs[reg as usize];
+        if !r.in_kernel || r.kernel_mode != Trigger::Edge || r.kernel_interest == 0 {
+            return false;
+        }
+        let mut cur = r.head;
+        while cur != NIL {
+            let e = &self.entries[cur as usize];
+            if cur != except && e.wants_kernel() {
+                return true;
+            }
+            cur = e.next_on_reg;
+        }
+        false
+    }
+
+    /// Take an edge-triggered entry's arming edge from its descriptor's state now.
+    pub fn arm_edge_now(&mut self, reg: u32, idx: u32) {
+        let fd = self.regs[reg as usize].fd;
+        let e = &mut self.entries[idx as usize];
+        // SAFETY: `reg` is a registration of the registry.
+        e.kernel_bits =
+            fdrules::bits_now(unsafe { registered_fd(fd) }, fdrules::interest(e.watched));
+    }
+
+    /// The kernel refused to watch the descriptor of `reg`: from now on it is always ready
+    /// (the one rule, see [`fdrules`]); its file's identity tells a reused number later.
+    pub fn mark_refused(&mut self, reg: u32) {
+        let r = &mut self.regs[reg as usize];
+        r.refused = true;
+        // SAFETY: `reg` is a registration of the registry.
+        r.file = FileId::of(unsafe { registered_fd(r.fd) });
     }
 
     /// The kernel mode for a registration whose entries use `trigger`.
@@ -360,8 +467,15 @@ impl Registry {
             trigger = e.trigger;
             cur = e.next_on_reg;
         }
-        let interest = fdrules::interest(want & Signals::FD_ALL);
         let mode = Registry::kernel_mode(delivery, trigger);
+        let interest = if mode == Trigger::Edge && !want.is_empty() {
+            // Edges: the registration watches everything, always, and each entry takes the
+            // bits it watches. A change of one entry then never re-states the registration to
+            // the kernel, which would be a new edge for every other entry on the descriptor.
+            EDGE_INTEREST
+        } else {
+            fdrules::interest(want & Signals::FD_ALL)
+        };
         let r = &mut self.regs[reg as usize];
         // SAFETY: `reg` is a registration of the registry.
         let fd = unsafe { registered_fd(r.fd) };

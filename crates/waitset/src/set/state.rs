@@ -12,10 +12,9 @@ use crate::sync::{Mutex, PostWakeups};
 use crate::sys::wake::WakeChannel;
 use crate::sys::{Backend, Sys, Trigger};
 use crate::timer_wheel::TimerWheel;
+use crate::Signals;
 
-/// The token of the wake channel's registration (never a registration token: those carry a
-/// slab index below `u32::MAX`).
-pub(super) const WAKE_TOKEN: u64 = u64::MAX;
+pub(super) use crate::sys::WAKE_TOKEN;
 
 /// What the handles of one set share.
 pub(crate) struct Inner {
@@ -45,6 +44,8 @@ pub(super) struct State {
     pub epoch: u64,
     /// One-shot registrations the kernel reported in the current wait (capacity kept).
     pub fired_oneshot: Vec<u32>,
+    /// The registrations that let an outer loop watch the set (once a `Pollable` exists).
+    pub external: Option<super::external::External>,
 }
 
 impl State {
@@ -67,6 +68,9 @@ impl State {
         }
         let confirms = ready::kernel_confirms(e, &self.reg.regs);
         if self.ring.push_back(&mut self.reg.entries, idx, confirms) && !confirms {
+            if let Some(x) = &mut self.external {
+                x.raise();
+            }
             self.wake_for_ready(delivery)
         } else {
             0
@@ -185,6 +189,7 @@ impl State {
             // absorbed it yet) must not hand the entry out again. An edge entry that saw edges
             // while held is ready now.
             let pending = e.trigger == Trigger::Edge && e.kernel_bits != 0;
+            let level = e.trigger == Trigger::Level;
             let r = &mut self.reg.regs[reg as usize];
             if r.kernel_mode == Trigger::Oneshot {
                 r.kernel_armed = false;
@@ -193,7 +198,9 @@ impl State {
             if pending {
                 tokens += self.make_ready(delivery, held.idx);
             }
-            if self.reg.regs[reg as usize].refused {
+            // An always-ready descriptor is ready again at once if level-triggered; its edge
+            // rose once, at add or modify, and never again.
+            if level && self.reg.regs.get(reg as usize).is_some_and(|r| r.refused) {
                 tokens += self.make_ready(delivery, held.idx);
             }
         } else {
@@ -221,6 +228,9 @@ impl State {
             *key = Some(k);
         }
         if earliest.is_none_or(|e| at < e) {
+            if let Some(x) = &mut self.external {
+                x.arm_timer(Some(at));
+            }
             self.ledger.wake_all()
         } else {
             0
@@ -239,6 +249,9 @@ impl State {
             if let Some(e) = reg.entry_mut(idx, gen) {
                 if let Kind::Timer { key, .. } = &mut e.kind {
                     *key = None;
+                    if e.trigger == Trigger::Edge {
+                        e.risen |= Signals::TIMER & e.watched; // kept while held
+                    }
                     if e.armed && !e.held {
                         // The waiter firing them reports them; others compute their own
                         // timeouts from the wheel: nobody needs waking.

@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use super::delivery::{Held, HeldByThisThread};
+use super::delivery::{BlockTicket, Held, HeldByThisThread};
+use super::external::{FLAG_TOKEN, TIMERFD_TOKEN};
 use super::ready::{self, LazyNow};
 use super::registry::{split_token, NIL};
 use super::state::{Inner, State, WAKE_TOKEN};
 use super::{Delivery, Status, WaitResult};
 use crate::deadline::monotonic_ns;
 use crate::sync::{Arc, PostWakeups};
-use crate::sys::{Backend, Report, Sys, Trigger, KERNEL_BATCH};
+use crate::sys::{Backend, Reports, Sys, Trigger, KERNEL_BATCH};
 use crate::{Deadline, Error, Result};
 
 impl Inner {
@@ -94,36 +95,16 @@ impl Inner {
             let res = self.sys.wait(KERNEL_BATCH, timeout, |reports| {
                 let mut st = self.state.lock();
                 let saw_channel = st.record_kernel_reports(reports);
-                (st, saw_channel)
+                self.end_round(&mut st, ticket, saw_channel, results)
             });
-            let (mut st, saw_channel, failed) = match res {
-                Ok((st, saw)) => (st, saw, None),
+            let (failed, (n, consume, closed, tokens)) = match res {
+                Ok(end) => (None, end),
                 Err(e) => {
                     let mut st = self.state.lock();
                     st.epoch += 1; // nothing confirmed by this round
-                    (st, false, Some(e))
+                    (Some(e), self.end_round(&mut st, ticket, false, &mut []))
                 }
             };
-            let consume = ticket.is_some_and(|t| st.ledger.unblock(t, saw_channel));
-            let mut tokens = 0;
-            let n = if failed.is_some() {
-                0
-            } else if exclusive {
-                HeldByThisThread::with(self, |held| {
-                    st.take_results(&self.sys, self.delivery, results, held, &mut tokens)
-                })
-            } else {
-                st.take_results(&self.sys, self.delivery, results, None, &mut tokens)
-            };
-            if !st.fired_oneshot.is_empty() {
-                tokens += st.rearm_fired(&self.sys, self.delivery);
-            }
-            // Readiness left on the ring that no blocked waiter will hear of from the kernel.
-            if st.ring.user_space() > 0 && st.ledger.anyone_blocked() {
-                tokens += st.wake_for_ready(self.delivery);
-            }
-            let closed = st.closed;
-            drop(st);
             if consume && !self.channel.take_one() {
                 self.state.lock().ledger.token_not_yet_posted();
             }
@@ -147,9 +128,46 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// The end of a round, under the set's lock: settle this waiter's blocking in the wake
+    /// ledger, take results, re-arm fired one-shot registrations, and wake others for
+    /// readiness left on the ring. Returns (results, whether a wake token must be consumed,
+    /// whether the set is closed, tokens to post).
+    #[inline]
+    fn end_round(
+        self: &Arc<Self>,
+        st: &mut State,
+        ticket: Option<BlockTicket>,
+        saw_channel: bool,
+        results: &mut [WaitResult],
+    ) -> (usize, bool, bool, usize) {
+        let settled = st.ledger.came_back(ticket, saw_channel);
+        let mut tokens = settled.post;
+        let n = if results.is_empty() {
+            0
+        } else if self.delivery == Delivery::Exclusive {
+            HeldByThisThread::with(self, |held| {
+                st.take_results(&self.sys, self.delivery, results, held, &mut tokens)
+            })
+        } else {
+            st.take_results(&self.sys, self.delivery, results, None, &mut tokens)
+        };
+        if !st.fired_oneshot.is_empty() {
+            tokens += st.rearm_fired(&self.sys, self.delivery);
+        }
+        // Readiness left on the ring that no blocked waiter will hear of from the kernel.
+        if st.ring.user_space() > 0 && st.ledger.anyone_blocked() {
+            tokens += st.wake_for_ready(self.delivery);
+        }
+        st.settle_external();
+        (n, settled.consume, st.closed, tokens)
+    }
+}
+
 impl State {
     /// Turn kernel reports into ready entries; returns whether the wake channel was among them.
-    fn record_kernel_reports(&mut self, reports: &mut dyn Iterator<Item = Report>) -> bool {
+    #[inline]
+    fn record_kernel_reports(&mut self, reports: &mut Reports<'_>) -> bool {
         self.epoch += 1;
         let epoch = self.epoch;
         let mut saw_channel = false;
@@ -157,6 +175,15 @@ impl State {
             if r.token == WAKE_TOKEN {
                 saw_channel = true;
                 continue;
+            }
+            if r.token == TIMERFD_TOKEN {
+                if let Some(x) = &mut self.external {
+                    x.timer_fired();
+                }
+                continue;
+            }
+            if r.token == FLAG_TOKEN {
+                continue; // settled at the end of the round
             }
             let (reg, gen) = split_token(r.token);
             let Some(rg) = self.reg.regs.get_mut(reg as usize) else {
@@ -180,7 +207,7 @@ impl State {
                         e.kernel_bits |= r.bits; // kept until reported, also while held
                     }
                     e.seen_epoch = epoch;
-                    if !e.held {
+                    if !e.held && !e.link.on_ring() {
                         let confirms = ready::kernel_confirms(e, &self.reg.regs);
                         self.ring.push_back(&mut self.reg.entries, cur, confirms);
                     }
@@ -193,6 +220,7 @@ impl State {
 
     /// Take up to `results.len()` results from the front of the ring, at most one per entry.
     /// In exclusive delivery (`held` given) each reported entry is held by the caller.
+    #[inline]
     fn take_results(
         &mut self,
         sys: &Sys,
@@ -241,8 +269,18 @@ impl State {
                         Trigger::Edge => {
                             e.risen = crate::Signals::empty();
                             e.kernel_bits = 0;
-                            self.ring.unlink(&mut self.reg.entries, idx);
-                            self.hold(idx, held.as_deref_mut());
+                            if held.is_some() {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                                self.hold(idx, held.as_deref_mut());
+                            } else if ready::report_for(e, &self.reg.regs, self.epoch, &mut now)
+                                .is_some()
+                            {
+                                // Something else to say after the edge (the source froze with
+                                // nothing asserted): next time.
+                                self.ring.rotate_front(&mut self.reg.entries, idx);
+                            } else {
+                                self.ring.unlink(&mut self.reg.entries, idx);
+                            }
                         }
                         Trigger::Level => match held.as_deref_mut() {
                             Some(h) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::io::Errno;
 
-use super::{AddError, Backend, Report, Trigger, KERNEL_BATCH};
+use super::{AddError, Backend, Reports, Trigger, KERNEL_BATCH};
 use crate::fdrules::Bits;
 
 /// An epoll instance.
@@ -17,6 +17,12 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
+    /// The epoll instance itself (readable when a wait would report something).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
     pub(crate) fn new() -> crate::Result<Epoll> {
         Ok(Epoll {
             fd: epoll::create(epoll::CreateFlags::CLOEXEC).map_err(crate::Error::sys)?,
@@ -76,11 +82,31 @@ impl Backend for Epoll {
         epoll::delete(&self.fd, fd)
     }
 
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        // epoll keys a registration by (file, number): adding the number again fails with
+        // EEXIST exactly while the registered file is the one the number names. Unlike a
+        // modify, this re-arms nothing. If the add succeeds, the old registration was gone:
+        // take the probe back out.
+        match epoll::add(
+            &self.fd,
+            fd,
+            EventData::new_u64(u64::MAX - 3),
+            EventFlags::empty(),
+        ) {
+            Err(Errno::EXIST) => true,
+            Ok(()) => {
+                let _ = epoll::delete(&self.fd, fd);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
     fn wait<R>(
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         // Uninitialised stack space: nothing is zero-filled, and the reports go to `f` from here
         // without an intermediate copy.
@@ -88,14 +114,7 @@ impl Backend for Epoll {
         let n = max.clamp(1, KERNEL_BATCH);
         let ts = timeout.map(crate::deadline::timespec);
         let (events, _) = epoll::wait(&self.fd, &mut buf[..n], ts.as_ref())?;
-        let mut reports = events.iter().map(|ev| {
-            let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
-            Report {
-                token: data.u64(),
-                bits: flags.bits(),
-            }
-        });
-        Ok(f(&mut reports))
+        Ok(f(&mut Reports::Epoll(events.iter())))
     }
 
     fn change_needs_wake(&self) -> bool {

@@ -17,8 +17,20 @@ use crate::fdrules::Bits;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) mod epoll;
+#[cfg(loom)]
+pub(crate) mod model;
 pub(crate) mod poll;
+#[cfg(not(loom))]
 pub(crate) mod wake;
+#[cfg(loom)]
+pub(crate) mod wake {
+    //! Under loom the wake channel is the model's.
+    pub(crate) use super::model::ModelChannel as WakeChannel;
+}
+
+/// The token a set registers its wake channel under (never a registration token: those carry
+/// a slab index below `u32::MAX`).
+pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
 
 /// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
 pub(crate) const KERNEL_BATCH: usize = 256;
@@ -98,11 +110,13 @@ impl BackendKind {
                 level: true,
                 edge: true,
                 oneshot: true,
+                pollable: true,
             },
             BackendKind::Poll => Capabilities {
                 level: true,
                 edge: false,
                 oneshot: true,
+                pollable: false,
             },
         }
     }
@@ -152,6 +166,9 @@ pub struct Capabilities {
     pub edge: bool,
     /// One-shot: reported once, then disarmed until modified.
     pub oneshot: bool,
+    /// One descriptor stands for the whole set, so an outer event loop can watch it
+    /// ([`WaitSet::pollable`](crate::WaitSet::pollable)).
+    pub pollable: bool,
 }
 
 /// How an entry is reported.
@@ -186,6 +203,34 @@ pub(crate) struct Report {
     pub bits: Bits,
 }
 
+/// The reports of one kernel wait, straight from the backend's buffer (an enum rather than a
+/// `dyn Iterator`: the wait path pays no indirect call per report).
+pub(crate) enum Reports<'a> {
+    /// epoll's own buffer.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(std::slice::Iter<'a, rustix::event::epoll::Event>),
+    /// A list the backend built (poll(2), the model).
+    List(std::slice::Iter<'a, Report>),
+}
+
+impl Iterator for Reports<'_> {
+    type Item = Report;
+    #[inline]
+    fn next(&mut self) -> Option<Report> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Reports::Epoll(it) => it.next().map(|ev| {
+                let (data, flags) = (ev.data, ev.flags); // copies out of the packed struct
+                Report {
+                    token: data.u64(),
+                    bits: flags.bits(),
+                }
+            }),
+            Reports::List(it) => it.next().copied(),
+        }
+    }
+}
+
 /// Why a registration failed.
 #[derive(Debug)]
 pub(crate) enum AddError {
@@ -218,13 +263,17 @@ pub(crate) trait Backend: Send + Sync {
     ) -> Result<(), Errno>;
     /// Stop watching `fd`.
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno>;
+    /// Whether the registration of `fd`'s number still watches the file `fd` names now (false:
+    /// the watched file was closed and the number reused or closed). Changes nothing: in
+    /// particular an edge-triggered registration is not re-armed.
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool;
     /// Wait up to `timeout` (`None`: forever) for at most `max` reports, then hand them to `f`
     /// straight from the kernel's buffer, with no backend lock held (so `f` may lock the set).
     fn wait<R>(
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno>;
     /// Whether a thread blocked in [`Backend::wait`] must be woken to see a registration change.
     fn change_needs_wake(&self) -> bool;
@@ -235,9 +284,32 @@ pub(crate) enum Sys {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(epoll::Epoll),
     Poll(poll::PollBackend),
+    #[cfg(loom)]
+    Model(model::ModelBackend),
 }
 
 impl Sys {
+    /// A backend of `kind` with a wake channel registered in it under [`WAKE_TOKEN`]: edge-
+    /// triggered on epoll, level-triggered tokens on poll(2) (under loom, the model backend and
+    /// its channel, which behaves as the kind's would).
+    pub(crate) fn with_wake_channel(kind: BackendKind) -> crate::Result<(Sys, wake::WakeChannel)> {
+        // epoll has edges: the channel is written, never read; poll(2) has none: tokens.
+        let edge = kind == BackendKind::Epoll;
+        #[cfg(loom)]
+        let (sys, channel) = {
+            let (b, c) = model::ModelBackend::new(edge);
+            (Sys::Model(b), c)
+        };
+        #[cfg(not(loom))]
+        let (sys, channel) = (Sys::new(kind)?, wake::WakeChannel::new(edge)?);
+        let mode = if edge { Trigger::Edge } else { Trigger::Level };
+        match sys.add(channel.fd(), WAKE_TOKEN, crate::fdrules::IN, mode) {
+            Ok(()) => Ok((sys, channel)),
+            Err(AddError::Sys(e)) => Err(crate::Error::sys(e)),
+            Err(AddError::Refused) => Err(crate::Error::NotSupported("wake channel not pollable")),
+        }
+    }
+
     pub(crate) fn new(kind: BackendKind) -> crate::Result<Sys> {
         match kind {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -248,11 +320,22 @@ impl Sys {
         }
     }
 
+    /// The one descriptor that stands for the whole set, where there is one (epoll).
+    pub(crate) fn pollable_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Sys::Epoll(e) => Some(e.fd()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn kind(&self) -> BackendKind {
         match self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll(_) => BackendKind::Epoll,
             Sys::Poll(_) => BackendKind::Poll,
+            #[cfg(loom)]
+            Sys::Model(m) => m.kind(),
         }
     }
 }
@@ -263,6 +346,8 @@ macro_rules! dispatch {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Sys::Epoll($b) => $e,
             Sys::Poll($b) => $e,
+            #[cfg(loom)]
+            Sys::Model($b) => $e,
         }
     };
 }
@@ -293,11 +378,15 @@ impl Backend for Sys {
         dispatch!(self, b => b.delete(fd))
     }
     #[inline]
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        dispatch!(self, b => b.still_registered(fd))
+    }
+    #[inline]
     fn wait<R>(
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         dispatch!(self, b => b.wait(max, timeout, f))
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use rustix::io::Errno;
 
-use super::{AddError, Backend, Report, Trigger};
+use super::{AddError, Backend, Report, Reports, Trigger};
 use crate::fdrules::{Bits, FileId, NVAL};
 use crate::sync::{Mutex, Rank};
 
@@ -199,6 +199,14 @@ impl Backend for PollBackend {
         Ok(())
     }
 
+    fn still_registered(&self, fd: BorrowedFd<'_>) -> bool {
+        let file = FileId::of(fd);
+        let t = self.table.lock();
+        t.by_fd
+            .get(&fd.as_raw_fd())
+            .is_some_and(|&i| file == Some(t.watched[i].file))
+    }
+
     fn delete(&self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut t = self.table.lock();
         let Some(i) = t.by_fd.remove(&fd.as_raw_fd()) else {
@@ -217,7 +225,7 @@ impl Backend for PollBackend {
         &self,
         max: usize,
         timeout: Option<Duration>,
-        f: impl FnOnce(&mut dyn Iterator<Item = Report>) -> R,
+        f: impl FnOnce(&mut Reports<'_>) -> R,
     ) -> Result<R, Errno> {
         let max = max.max(1);
         let mut snap = {
@@ -286,7 +294,7 @@ impl Backend for PollBackend {
         }
         drop(t);
         // `f` may lock the set, which may call into this table: no table lock here.
-        let out = res.map(|_| f(&mut snap.reports.iter().copied()));
+        let out = res.map(|_| f(&mut Reports::List(snap.reports.iter())));
         // A snapshot that went stale is rebuilt in place by the next waiter that takes it.
         self.table.lock().pool.push(snap);
         out

@@ -1,33 +1,36 @@
 //! The wake channel of a set: how a thread that changes the set wakes threads blocked in the
 //! kernel on its behalf.
 //!
-//! A semaphore eventfd (a pipe where there is no eventfd) registered level-triggered in the set's
-//! backend under a reserved token. Wake-ups are *tokens*: each is consumed by exactly one waiter,
-//! so the channel is readable exactly until every woken waiter has seen it, and no waiter spins
-//! on a token meant for another. The accounting of who must consume a token is
-//! `set::delivery::WakeLedger`, kept under the set's lock; no syscall is made when nobody is
-//! blocked.
+//! An eventfd (a pipe where there is no eventfd) registered in the set's backend under a reserved
+//! token, used one of two ways (`set::delivery::WakeMode`): on epoll, registered edge-triggered,
+//! one write is one edge and nobody reads it; on poll(2), a semaphore eventfd (or pipe) holds
+//! tokens that woken waiters consume. The accounting is `set::delivery::WakeLedger`, kept under
+//! the set's lock; no syscall is made when nobody is blocked.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// The wake channel.
 pub(crate) struct WakeChannel {
     read: OwnedFd,
+    /// Edges (epoll): one write per wake-up, never read.
+    edge: bool,
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     write: OwnedFd,
 }
 
 impl WakeChannel {
-    pub(crate) fn new() -> crate::Result<WakeChannel> {
+    pub(crate) fn new(edge: bool) -> crate::Result<WakeChannel> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             use rustix::event::{eventfd, EventfdFlags};
-            let fd = eventfd(
-                0,
-                EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK | EventfdFlags::SEMAPHORE,
-            )
-            .map_err(crate::Error::sys)?;
-            Ok(WakeChannel { read: fd })
+            let flags = EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK;
+            let flags = if edge {
+                flags
+            } else {
+                flags | EventfdFlags::SEMAPHORE
+            };
+            let fd = eventfd(0, flags).map_err(crate::Error::sys)?;
+            Ok(WakeChannel { read: fd, edge })
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {
@@ -41,7 +44,7 @@ impl WakeChannel {
                 let fl = fcntl_getfl(fd).map_err(crate::Error::sys)?;
                 fcntl_setfl(fd, fl | OFlags::NONBLOCK).map_err(crate::Error::sys)?;
             }
-            Ok(WakeChannel { read, write })
+            Ok(WakeChannel { read, write, edge })
         }
     }
 
@@ -57,7 +60,12 @@ impl WakeChannel {
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            let _ = rustix::io::write(&self.read, &(tokens as u64).to_ne_bytes());
+            let n = if self.edge { 1u64 } else { tokens as u64 };
+            if let Err(rustix::io::Errno::AGAIN) = rustix::io::write(&self.read, &n.to_ne_bytes()) {
+                // The counter is full (after 2^64 - 2 edges): reset it, then write the edge.
+                let _ = rustix::io::read(&self.read, &mut [0u8; 8]);
+                let _ = rustix::io::write(&self.read, &n.to_ne_bytes());
+            }
         }
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         {

@@ -114,10 +114,30 @@ pub fn closed_fd() -> RawFd {
 }
 
 /// Poll one entry once without blocking and return its revents.
+///
+/// `poll()` is poll(2) on every backend; the same question is also put to a fresh `PollSet` on
+/// the options' backend (which keeps its interest in that backend: epoll or poll(2)), and the two
+/// answers must agree, so every rule checked through this helper holds for both faces on every
+/// backend.
 pub fn revents_now(opts: PollOptions, fd: &impl AsFd, events: PollFlags) -> PollFlags {
     let mut fds = [PollFd::new(fd, events)];
     opts.poll(&mut fds, 0).expect("poll");
-    fds[0].revents()
+    let by_poll = fds[0].revents();
+    if events.is_empty() {
+        return by_poll; // a PollSet refuses an entry that asks for nothing
+    }
+    let mut set = waitset::PollSet::with_options(opts);
+    set.push(fd, events).expect("push");
+    set.poll(waitset::Timeout::ZERO, false)
+        .expect("PollSet::poll");
+    let by_set = set.iter().next().expect("one entry").revents();
+    assert_eq!(
+        by_set,
+        by_poll,
+        "PollSet on {:?} and poll() disagree for {events:?}",
+        opts.backend_kind()
+    );
+    by_poll
 }
 
 /// What the kernel's own poll(2) says about `fd` for `events` (no engine involved).

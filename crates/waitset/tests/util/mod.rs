@@ -115,3 +115,8 @@ pub fn drain(fd: &OwnedFd) {
         }
     }
 }
+
+// Added for the issue-7 regression, stress and model tests.
+pub mod spin;
+pub mod src;
+pub mod watchdog;
