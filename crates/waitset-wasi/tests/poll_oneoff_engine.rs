@@ -360,3 +360,87 @@ fn more_ready_fds_than_one_kernel_pass_are_all_reported() {
         "every ready fd is an event, as poll() reports every ready fd"
     );
 }
+
+/// Opens `path` under the preopen at fd 3 with `path_open`; returns the new guest fd.
+fn open_under(ctx: &mut WasiCtx, path: &str, oflags: u16, fdflags: u16) -> u32 {
+    use waitset_wasi::abi::Rights;
+    let mut mem = vec![0u8; 4096];
+    mem[1024..1024 + path.len()].copy_from_slice(path.as_bytes());
+    let e = waitset_wasi::fs::path_open(
+        ctx,
+        &mut mem,
+        3,
+        0,
+        1024,
+        path.len() as u32,
+        oflags,
+        (Rights::FD_READ | Rights::FD_READDIR | Rights::POLL_FD_READWRITE).bits(),
+        0,
+        fdflags,
+        16,
+    );
+    assert_eq!(e, Errno::SUCCESS, "path_open {path}");
+    u32::from_le_bytes(mem[16..20].try_into().unwrap())
+}
+
+/// Files and FIFOs the guest opens are distinct fds, each its own entry of the one persistent
+/// set; regular files are ready because the engine's one rule says so (the kernel refused
+/// them), a FIFO with no writer is not. A directory holds no FD_READ (nothing can `fd_read` it),
+/// so a read subscription on it is a NOTCAPABLE event and never reaches the set.
+#[test]
+fn files_the_guest_opens_are_distinct_entries_and_the_engine_decides_readiness() {
+    let dir = std::env::temp_dir().join(format!("waitset-poll-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a"), b"12345").unwrap();
+    std::fs::write(dir.join("b"), b"").unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        dir.join("fifo"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_host_dir(&dir, "/d")
+        .unwrap()
+        .build()
+        .unwrap();
+    let a = open_under(&mut ctx, "a", 0, 0);
+    let b = open_under(&mut ctx, "b", 0, 0);
+    let sub = open_under(&mut ctx, "sub", 0, 0);
+    let fifo = open_under(&mut ctx, "fifo", 0, 0);
+    let fds = [a, b, sub, fifo];
+    let mut sorted = fds;
+    sorted.sort();
+    assert!(sorted.windows(2).all(|w| w[0] != w[1]), "{fds:?}");
+    let subs: Vec<_> = fds
+        .iter()
+        .enumerate()
+        .map(|(i, &fd)| fd_sub(i as u64, fd, false))
+        .collect();
+    let (e, evs) = call(&mut ctx, &subs);
+    assert_eq!(e, Errno::SUCCESS);
+    let mut ready: Vec<(u64, Errno)> = evs.iter().map(|e| (e.userdata, e.error)).collect();
+    ready.sort();
+    assert_eq!(
+        ready,
+        vec![
+            (0, Errno::SUCCESS),
+            (1, Errno::SUCCESS),
+            (2, Errno::NOTCAPABLE)
+        ],
+        "{evs:?}"
+    );
+    let a_ev = evs.iter().find(|e| e.userdata == 0).unwrap();
+    assert_eq!(
+        a_ev.fd_readwrite.nbytes, 5,
+        "bytes left in the file, from the kernel"
+    );
+    assert_eq!(ctx.poll_state().registered_fds(), 3, "a, b and the FIFO");
+    for fd in fds {
+        assert_eq!(ctx.close(fd), Ok(()));
+    }
+    assert_eq!(ctx.poll_state().registered_fds(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
