@@ -236,7 +236,7 @@ const REALTIME_RECHECK_NS: u64 = 1_000_000_000;
 
 /// A kernel pass of the engine returns at most this many reports (its stack buffer); a wait that
 /// filled a pass may have left ready fds for the next one.
-const MAX_PASS: usize = 256;
+const MAX_PASS: usize = waitset::KERNEL_BATCH;
 
 /// The cookie of the interrupt latch's fd in the poll set (guest fds are `u32`).
 const INTERRUPT_COOKIE: u64 = u64::MAX;

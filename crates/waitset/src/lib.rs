@@ -90,4 +90,4 @@ pub use crate::signals::Signals;
 pub use crate::source::event::Event;
 pub use crate::source::handle::{Handle, HandleFd};
 pub use crate::source::timer::Timer;
-pub use crate::sys::{BackendKind, Capabilities, Trigger};
+pub use crate::sys::{BackendKind, Capabilities, Trigger, KERNEL_BATCH};
