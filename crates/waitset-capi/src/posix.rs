@@ -133,24 +133,13 @@ pub unsafe extern "C" fn ws_ppoll(
     })
 }
 
-/// The caller's signal mask as the engine's [`SigSet`], signal by signal (the engine has no
-/// constructor from a raw `sigset_t`). Signals the C library reserves for itself (glibc's 32 and
-/// 33) cannot be named in a `SigSet` and are left out.
+/// The caller's signal mask as the engine's [`SigSet`], all of it (also the signals a C library
+/// reserves for itself, which the kernel's ppoll honours like any other).
 ///
 /// # Safety
 /// `mask` points to a readable, initialised `sigset_t`.
 unsafe fn sigset_arg(mask: *const libc::sigset_t) -> SigSet {
-    let mut s = SigSet::empty();
-    // sigismember sets errno for a number past the last signal; a successful call leaves the
-    // caller's errno as it was.
-    let saved = errno::errno();
-    for sig in 1..=128 {
-        // SAFETY: `mask` is readable (the caller's contract); sigismember only reads it and
-        // returns -1 for a number outside the set.
-        if unsafe { libc::sigismember(mask, sig) } == 1 {
-            let _ = s.add(sig);
-        }
-    }
-    errno::set_errno(saved);
-    s
+    // SAFETY: `mask` is readable and initialised (the caller's contract); sigset_t is plain
+    // data, copied by value.
+    SigSet::from_libc(unsafe { mask.read() })
 }

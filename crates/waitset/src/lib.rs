@@ -101,7 +101,7 @@ pub use crate::signals::Signals;
 pub use crate::source::event::Event;
 pub use crate::source::handle::{Handle, HandleFd};
 pub use crate::source::timer::Timer;
-pub use crate::sys::{BackendKind, Capabilities, Trigger};
+pub use crate::sys::{BackendKind, Capabilities, Trigger, KERNEL_BATCH};
 
 /// `docs/ASYNC.md`, whose examples run as doctests with both async features
 /// (`cargo test -p waitset --features tokio,async-io --doc`).

@@ -384,6 +384,24 @@ impl SigSet {
     pub(crate) fn raw(&self) -> &libc::sigset_t {
         &self.0
     }
+
+    /// The set a C `sigset_t` holds, all of it (including signals a C library reserves for
+    /// itself, which the per-signal calls refuse): for callers that receive a mask from C.
+    ///
+    /// ```
+    /// use waitset::SigSet;
+    /// let mut raw = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    /// // SAFETY: sigfillset initialises the whole set.
+    /// let raw = unsafe {
+    ///     libc::sigfillset(raw.as_mut_ptr());
+    ///     raw.assume_init()
+    /// };
+    /// let s = SigSet::from_libc(raw);
+    /// assert!(s.contains(libc::SIGUSR1));
+    /// ```
+    pub fn from_libc(set: libc::sigset_t) -> SigSet {
+        SigSet(set)
+    }
 }
 
 /// Formats the set as the signal numbers (1 to 64) it contains, in ascending order.

@@ -32,8 +32,14 @@ pub(crate) mod wake {
 /// a slab index below `u32::MAX`).
 pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
 
-/// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
-pub(crate) const KERNEL_BATCH: usize = 256;
+/// How many kernel reports one kernel wait takes in at most (the stack buffer of a wait). A
+/// wait that filled a batch may have left ready descriptors for the next one; with up to this
+/// many ready at once, the fairness bound of [`WaitSet::wait`](crate::WaitSet::wait) holds.
+///
+/// ```
+/// assert_eq!(waitset::KERNEL_BATCH, 256);
+/// ```
+pub const KERNEL_BATCH: usize = 256;
 
 /// Which kernel interface a set or a call uses.
 ///
