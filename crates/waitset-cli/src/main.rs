@@ -24,6 +24,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+#[cfg(feature = "bench")]
+mod bench;
 use waitset_wasi::wasmtime_host::{self, Outcome};
 use waitset_wasi::{Interrupt, WasiCtx};
 
@@ -53,42 +56,20 @@ enum Command {
     Run(RunArgs),
     /// Benchmark the engine side by side with raw epoll, mio, polling, async-io and poll(2):
     /// print a table, write bench.json and SVG charts.
-    Bench(BenchArgs),
+    #[cfg(feature = "bench")]
+    Bench(bench::BenchArgs),
+    /// Benchmarks: not in this build (the `bench` feature, on in the repository's workspace;
+    /// `cargo install waitset-cli --features bench`).
+    #[cfg(not(feature = "bench"))]
+    Bench(NoBench),
 }
 
-/// Arguments of `waitset bench`.
+/// `waitset bench` in a build without the `bench` feature: whatever the arguments, say so.
+#[cfg(not(feature = "bench"))]
 #[derive(Debug, Args)]
-struct BenchArgs {
-    /// Small sizes and 3 repetitions: every workload and engine still runs, in under a minute.
-    #[arg(long)]
-    quick: bool,
-    /// Smoke-test sizes (seconds even in a debug build); figures are not meaningful.
-    #[arg(long, conflicts_with = "quick")]
-    tiny: bool,
-    /// Where bench.json and the charts go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench")]
-    out: PathBuf,
-    /// Only these workloads (comma-separated id prefixes, e.g. `1,5b`, or title words).
-    #[arg(long, value_name = "NAMES")]
-    filter: Option<String>,
-    /// Only these engines (comma-separated names), e.g. for profiling one of them.
-    #[arg(long, value_name = "NAMES")]
-    engines: Option<String>,
-    /// Repetitions per engine and parameter (interleaved A B A B ...); 0 = default (7, quick 3).
-    #[arg(long, default_value_t = 0)]
-    reps: usize,
-    /// List the workloads and exit.
-    #[arg(long)]
-    list: bool,
-    /// Re-render the table and charts of a saved bench.json instead of measuring.
-    #[arg(long, value_name = "FILE")]
-    from: Option<PathBuf>,
-    /// The guest modules of workloads 7 and 8 (default: the source tree's guests/).
-    #[arg(long, value_name = "DIR")]
-    guests: Option<PathBuf>,
-    /// The peer runner scripts of workload 7 (default: the source tree's scripts/peers/).
-    #[arg(long, value_name = "DIR")]
-    peers: Option<PathBuf>,
+struct NoBench {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<OsString>,
 }
 
 /// Arguments of `waitset run`. As with `wasmtime run`, options come before MODULE and
@@ -340,79 +321,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Bench(args) => bench(args),
-    }
-}
-
-/// `waitset bench`: measure (or re-render a saved run), print the table, write the files, and
-/// fail if any workload or engine produced no figure (nothing about time is asserted).
-fn bench(args: BenchArgs) -> ExitCode {
-    if args.list {
-        for (id, title) in waitset_bench::workloads() {
-            println!("{id:>3}  {title}");
-        }
-        return ExitCode::SUCCESS;
-    }
-    let report = match &args.from {
-        Some(from) => waitset_bench::Report::read_json(from),
-        None => {
-            let mut cfg = waitset_bench::BenchConfig {
-                quick: args.quick,
-                tiny: args.tiny,
-                out_dir: args.out.clone(),
-                filter: args.filter.clone(),
-                engines: args.engines.clone(),
-                reps: args.reps,
-                // Workloads 7 and 8 run guests under this very binary (`waitset run`).
-                waitset_exe: std::env::current_exe().ok(),
-                ..Default::default()
-            };
-            if let Some(dir) = &args.guests {
-                cfg.guests_dir = dir.clone();
-            }
-            if let Some(dir) = &args.peers {
-                cfg.peers_dir = dir.clone();
-            }
-            waitset_bench::run(&cfg)
-        }
-    };
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("waitset bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = report.print_table(&mut std::io::stdout().lock()) {
-        eprintln!("waitset bench: {e}");
-        return ExitCode::FAILURE;
-    }
-    match report.write_all(&args.out) {
-        Ok(files) => {
-            for f in files {
-                eprintln!("wrote {}", f.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("waitset bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    // The library accepts a workload that could not run for want of a `waitset` binary; this
-    // binary always has one, so such a workload here is a failure.
-    let skipped = report.skipped_workloads();
-    if !skipped.is_empty() && args.from.is_none() {
-        eprintln!(
-            "waitset bench: incomplete run: workload(s) {} did not run under waitset",
-            skipped.join(", ")
-        );
-        return ExitCode::FAILURE;
-    }
-    match report.validate() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("waitset bench: incomplete run: {e}");
-            ExitCode::FAILURE
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => bench::bench(args),
+        #[cfg(not(feature = "bench"))]
+        Command::Bench(_) => {
+            eprintln!(
+                "waitset bench: this waitset was built without the `bench` feature (its peers \
+                 and charts are left out of `cargo install waitset-cli`): run it from the \
+                 repository (`cargo run --release -- bench`), or install it with \
+                 `cargo install waitset-cli --features bench`"
+            );
+            ExitCode::from(STATUS_CANNOT_RUN)
         }
     }
 }
