@@ -168,6 +168,21 @@ impl BenchConfig {
 
     /// Check the selection before anything runs: the filter selects a workload, and every name
     /// in [`engines`](Self::engines) matches an engine of a selected workload.
+    ///
+    /// ```
+    /// use waitset_bench::BenchConfig;
+    /// let cfg = |filter: &str, engines: &str| BenchConfig {
+    ///     filter: Some(filter.into()),
+    ///     engines: Some(engines.into()),
+    ///     ..Default::default()
+    /// };
+    /// cfg("1a", "mio,raw epoll").check_selection().unwrap();
+    /// let e = cfg("1a", "nope").check_selection().unwrap_err();
+    /// assert!(e.to_string().contains("\"nope\""));
+    /// // node:wasi is an engine of workload 7 only.
+    /// assert!(cfg("1a", "node").check_selection().is_err());
+    /// cfg("7", "node").check_selection().unwrap();
+    /// ```
     pub fn check_selection(&self) -> Result<(), Error> {
         let selected: Vec<&str> = workloads::LIST
             .iter()
@@ -221,6 +236,11 @@ impl BenchConfig {
 
 /// The engines workload `id` reports, by name (what `--engines` selects among; a peer of
 /// workload 7 appears only where it is installed).
+///
+/// ```
+/// assert_eq!(waitset_bench::engines_of("5a"), ["waitset Timer", "std BinaryHeap", "async-io Timer"]);
+/// assert!(waitset_bench::engines_of("no such workload").is_empty());
+/// ```
 pub fn engines_of(id: &str) -> &'static [&'static str] {
     workloads::engines(id)
 }

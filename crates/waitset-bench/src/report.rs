@@ -89,6 +89,12 @@ pub struct Build {
 
 impl Build {
     /// This harness.
+    ///
+    /// ```
+    /// let b = waitset_bench::Build::this();
+    /// assert!(b.rustc.starts_with("rustc "));
+    /// assert!(!b.version.is_empty() && !b.commit.is_empty());
+    /// ```
     pub fn this() -> Build {
         Build {
             version: env!("CARGO_PKG_VERSION").into(),
