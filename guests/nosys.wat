@@ -1,8 +1,10 @@
-;; nosys: imports functions the host does not implement — a preview1 function (fd_tell), and
-;; functions of a module that does not exist ("env") with several signatures. The module must
-;; link, and each call must return without trapping: integer results are NOSYS (52), a
-;; function without results just returns. Prints `name: value` lines, then exits with 7
-;; through proc_exit.
+;; nosys: imports two preview1 functions (fd_tell, path_open) and functions of a module nobody
+;; defines ("env") with several signatures. By default the module does not link: the unknown
+;; import is a link error naming it (status 2). With `waitset run --stub-unknown-imports` the
+;; `env` functions link to stubs and each call returns without trapping: integer results are
+;; NOSYS (52), a function without results just returns. fd_tell on stdout (a pipe) is SPIPE
+;; (70) and path_open on fd 3 (not open) BADF (8). Prints `name: value` lines, then exits with
+;; 7 through proc_exit.
 (module
   (import "wasi_snapshot_preview1" "fd_write"
     (func $fd_write (param i32 i32 i32 i32) (result i32)))

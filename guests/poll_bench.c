@@ -10,6 +10,12 @@
 //             so nothing is ever ready and every call returns 0. All N name the same fd because
 //             a guest cannot make pipes of its own: WASI preview1 has no pipe() (nor dup()), so
 //             stdin is the only idle pipe it can be given.
+// MODE files: opens N distinct regular files /bench/f0 ... (created, under the directory the
+//             harness preopens as /bench) and polls them all, POLLIN, timeout 0: every fd is
+//             ready (regular files always are), so each call reports N events.
+// MODE fifos: opens N distinct FIFOs /bench/p0 ... (the harness makes them with mkfifo and no
+//             writer) read-only and nonblocking and polls them, POLLIN, timeout 0: nothing is
+//             ever ready. Unlike `stdin`, the N subscriptions name N different fds.
 //
 // Prints the first call's result once (a sanity check), then, after ITER/10 untimed warm-up
 // calls, times ITER calls with clock_gettime(CLOCK_MONOTONIC) inside the guest and prints
@@ -22,6 +28,7 @@
 // N = 1024), more than the default 64 KiB stack:
 // build-flags: -Wl,-z,stack-size=1048576
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +46,8 @@ static long long now_ns(void) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: poll_bench null|stdin N ITER   (1 <= N <= %d, ITER >= 1)\n", MAX_N);
+    fprintf(stderr, "usage: poll_bench null|stdin|files|fifos N ITER   (1 <= N <= %d, ITER >= 1)\n",
+            MAX_N);
     return 2;
 }
 
@@ -47,7 +55,8 @@ int main(int argc, char **argv) {
     if (argc != 4) return usage();
     const char *mode = argv[1];
     int is_null = strcmp(mode, "null") == 0;
-    if (!is_null && strcmp(mode, "stdin") != 0) return usage();
+    int is_files = strcmp(mode, "files") == 0, is_fifos = strcmp(mode, "fifos") == 0;
+    if (!is_null && !is_files && !is_fifos && strcmp(mode, "stdin") != 0) return usage();
     char *end;
     long n = strtol(argv[2], &end, 10);
     if (*end || n < 0 || n > MAX_N || (!is_null && n < 1)) return usage();
@@ -57,7 +66,20 @@ int main(int argc, char **argv) {
     struct pollfd *p = NULL;
     size_t nfds = 0;
     if (!is_null) {
-        for (long i = 0; i < n; i++) fds[i] = (struct pollfd){.fd = 0, .events = POLLIN};
+        for (long i = 0; i < n; i++) {
+            int fd = 0;
+            if (is_files || is_fifos) {
+                char path[64];
+                snprintf(path, sizeof path, "/bench/%c%ld", is_files ? 'f' : 'p', i);
+                fd = is_files ? open(path, O_RDWR | O_CREAT, 0644)
+                              : open(path, O_RDONLY | O_NONBLOCK);
+                if (fd < 0) {
+                    printf("poll_bench %s result: open %s: %s\n", mode, path, strerror(errno));
+                    return 1;
+                }
+            }
+            fds[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+        }
         p = fds;
         nfds = (size_t)n;
     }

@@ -2,7 +2,7 @@
 // Runs a WASI preview1 command module on Node's node:wasi, the peer host that scripts/compare-wasi
 // and scripts/peers/bench_poll.py compare `waitset run` against.
 //
-//     node scripts/peers/run_node.mjs [--env K=V]... MODULE [ARGS...]
+//     node scripts/peers/run_node.mjs [--env K=V]... [--dir HOST::GUEST]... MODULE [ARGS...]
 //
 // stdin, stdout and stderr are this process's fds 0, 1 and 2; argv is MODULE ARGS...; the
 // environment is only the --env pairs (as with `waitset run`). Node's "WASI is experimental"
@@ -17,9 +17,17 @@ process.removeAllListeners('warning');
 
 let argv = process.argv.slice(2);
 const env = {};
-while (argv.length >= 2 && argv[0] === '--env' && argv[1].includes('=')) {
-  const i = argv[1].indexOf('=');
-  env[argv[1].slice(0, i)] = argv[1].slice(i + 1);
+const preopens = {};
+while (argv.length >= 2 && (argv[0] === '--env' || argv[0] === '--dir')) {
+  if (argv[0] === '--env' && argv[1].includes('=')) {
+    const i = argv[1].indexOf('=');
+    env[argv[1].slice(0, i)] = argv[1].slice(i + 1);
+  } else if (argv[0] === '--dir') {
+    const [host, guest] = argv[1].split('::');
+    preopens[guest ?? host] = host;
+  } else {
+    break;
+  }
   argv = argv.slice(2);
 }
 const [path, ...rest] = argv;
@@ -40,6 +48,7 @@ const wasi = new WASI({
   version: 'preview1',
   args: [path, ...rest],
   env,
+  preopens,
   stdin: 0,
   stdout: 1,
   stderr: 2,

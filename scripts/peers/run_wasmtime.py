@@ -3,7 +3,7 @@
 scripts/compare-wasi and scripts/peers/bench_poll.py compare `waitset run` against.
 
     pip install wasmtime
-    scripts/peers/run_wasmtime.py [--env K=V]... MODULE [ARGS...]
+    scripts/peers/run_wasmtime.py [--env K=V]... [--dir HOST::GUEST]... MODULE [ARGS...]
 
 stdin, stdout and stderr are this process's own (WasiConfig.inherit_stdin/stdout/stderr), argv
 is MODULE ARGS..., and the environment is only the --env pairs (as with `waitset run`). The exit status is the guest's proc_exit code
@@ -15,8 +15,15 @@ import sys
 def main() -> int:
     args = sys.argv[1:]
     env = []
-    while len(args) >= 2 and args[0] == "--env" and "=" in args[1]:
-        env.append(tuple(args[1].split("=", 1)))
+    dirs = []
+    while len(args) >= 2 and args[0] in ("--env", "--dir"):
+        if args[0] == "--env" and "=" in args[1]:
+            env.append(tuple(args[1].split("=", 1)))
+        elif args[0] == "--dir":
+            host, _, guest = args[1].partition("::")
+            dirs.append((host, guest or host))
+        else:
+            break
         args = args[2:]
     if not args:
         print("usage: run_wasmtime.py [--env K=V]... MODULE [ARGS...]", file=sys.stderr)
@@ -39,6 +46,8 @@ def main() -> int:
     wasi = wasmtime.WasiConfig()
     wasi.argv = args
     wasi.env = env
+    for host, guest in dirs:
+        wasi.preopen_dir(host, guest)
     wasi.inherit_stdin()
     wasi.inherit_stdout()
     wasi.inherit_stderr()

@@ -160,11 +160,13 @@ impl Ctx<'_> {
         (self.progress)(&format!("  n={n}: {}", names.join(", ")));
         for (_, f) in engines.iter_mut() {
             f()?;
+            stop_if_interrupted()?;
         }
         let mut samples = vec![Vec::with_capacity(self.reps); engines.len()];
         for _ in 0..self.reps {
             for (i, (_, f)) in engines.iter_mut().enumerate() {
                 let s = f()?;
+                stop_if_interrupted()?;
                 if !s.is_finite() || s < 0.0 {
                     return Err(Error::Setup(format!("{}: bad sample {s}", engines[i].0)));
                 }
@@ -177,6 +179,15 @@ impl Ctx<'_> {
             .map(|((name, _), s)| Entry::new(name, n, s))
             .collect())
     }
+}
+
+/// After each sample: stop the run if Ctrl-C was pressed (the workload in progress is
+/// dropped; the ones before it are kept).
+fn stop_if_interrupted() -> Result<(), Error> {
+    if crate::interrupt::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    Ok(())
 }
 
 /// Nanoseconds on `CLOCK_MONOTONIC` (the clock of [`waitset::Deadline`]).

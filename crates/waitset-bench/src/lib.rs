@@ -22,9 +22,18 @@
 //!
 //! Workloads 7 and 8 run guests in child processes and need the `waitset` binary
 //! ([`BenchConfig::waitset_exe`], which `waitset bench` sets to itself); without it they are
-//! reported as skipped. The peers of workload 7 run when installed (`python3` can import
+//! reported as skipped. The guests and the peers' runner scripts are built into the harness
+//! (an installed binary needs no source tree); [`BenchConfig::guests_dir`] and
+//! [`BenchConfig::peers_dir`] can point elsewhere. The peers of workload 7 run when installed (`python3` can import
 //! `wasmtime`; a `node` with `node:wasi` is on `PATH`) and are reported as skipped otherwise:
 //! [`Report::validate`] accepts a skipped peer but not a missing waitset figure.
+//!
+//! A run checks its selection first (`--engines` names that match no engine are an error, and
+//! nothing runs). Ctrl-C during a run stops it after the sample in progress: the report keeps
+//! the workloads that finished and names the one that was cut short, and
+//! [`Report::write_all`] puts it in `interrupted/` beside the last complete results, which a
+//! failed or interrupted run never replaces. Every report records the harness's version, the
+//! commit and compiler it was built with, and when it ran.
 //!
 //! ```no_run
 //! let cfg = waitset_bench::BenchConfig { quick: true, ..Default::default() };
@@ -35,17 +44,19 @@
 
 #![warn(missing_docs)]
 
+mod assets;
 mod engines;
 mod fds;
 mod harness;
 mod hosts;
+mod interrupt;
 mod plot;
 mod report;
 mod workloads;
 
 use std::path::PathBuf;
 
-pub use crate::report::{median, Entry, Goal, Machine, Report, Skipped, Workload};
+pub use crate::report::{median, Build, Entry, Goal, Machine, Report, Skipped, Workload};
 
 /// A failure that stopped the run.
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +73,13 @@ pub enum Error {
     /// Drawing a chart failed.
     #[error("plot: {0}")]
     Plot(String),
-    /// A workload could not be set up (or checked its own results and found them wrong).
+    /// A workload could not be set up (or checked its own results and found them wrong), or
+    /// the selection or the report is not valid.
     #[error("{0}")]
     Setup(String),
+    /// Ctrl-C stopped the run before any workload finished.
+    #[error("interrupted (Ctrl-C) before any workload finished: nothing measured")]
+    Interrupted,
 }
 
 impl From<rustix::io::Errno> for Error {
@@ -98,12 +113,16 @@ pub struct BenchConfig {
     /// The `waitset` binary that runs the guests of workloads 7 and 8 (`waitset run`); `None`
     /// skips those workloads (the CLI sets it to itself).
     pub waitset_exe: Option<PathBuf>,
-    /// The guest modules (`poll_bench.wasm`, `echo_server.wasm`); by default the workspace's
-    /// `guests/`.
+    /// A directory of guest modules (`poll_bench.wasm`, `echo_server.wasm`) to use instead of
+    /// the copies built into the harness. Empty (the default): the built-in copies, written to
+    /// a private temporary directory for the run.
     pub guests_dir: PathBuf,
-    /// The peer runner scripts (`run_wasmtime.py`, `run_node.mjs`); by default the
-    /// workspace's `scripts/peers/`.
+    /// A directory of peer runner scripts (`run_wasmtime.py`, `run_node.mjs`) to use instead
+    /// of the built-in copies. Empty (the default): the built-in copies.
     pub peers_dir: PathBuf,
+    /// Catch Ctrl-C (SIGINT) during the run, stop after the sample in progress and return what
+    /// was measured (the default). A second Ctrl-C ends the process as usual.
+    pub catch_ctrl_c: bool,
 }
 
 impl Default for BenchConfig {
@@ -116,16 +135,11 @@ impl Default for BenchConfig {
             engines: None,
             tiny: false,
             waitset_exe: None,
-            guests_dir: workspace_dir().join("guests"),
-            peers_dir: workspace_dir().join("scripts").join("peers"),
+            guests_dir: PathBuf::new(),
+            peers_dir: PathBuf::new(),
+            catch_ctrl_c: true,
         }
     }
-}
-
-/// The workspace this crate was built in.
-fn workspace_dir() -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    p.canonicalize().unwrap_or(p)
 }
 
 impl BenchConfig {
@@ -152,6 +166,84 @@ impl BenchConfig {
                 id.starts_with(&t) || (t.len() >= 3 && title.contains(&t))
             })
     }
+
+    /// Check the selection before anything runs: the filter selects a workload, and every name
+    /// in [`engines`](Self::engines) matches an engine of a selected workload.
+    ///
+    /// ```
+    /// use waitset_bench::BenchConfig;
+    /// let cfg = |filter: &str, engines: &str| BenchConfig {
+    ///     filter: Some(filter.into()),
+    ///     engines: Some(engines.into()),
+    ///     ..Default::default()
+    /// };
+    /// cfg("1a", "mio,raw epoll").check_selection().unwrap();
+    /// let e = cfg("1a", "nope").check_selection().unwrap_err();
+    /// assert!(e.to_string().contains("\"nope\""));
+    /// // node:wasi is an engine of workload 7 only.
+    /// assert!(cfg("1a", "node").check_selection().is_err());
+    /// cfg("7", "node").check_selection().unwrap();
+    /// ```
+    pub fn check_selection(&self) -> Result<(), Error> {
+        let selected: Vec<&str> = workloads::LIST
+            .iter()
+            .filter(|(id, title)| self.selects(id, title))
+            .map(|(id, _)| *id)
+            .collect();
+        if selected.is_empty() {
+            return Err(Error::Setup(format!(
+                "the filter {:?} selects no workload",
+                self.filter.as_deref().unwrap_or("")
+            )));
+        }
+        let Some(sel) = self.engines.as_deref() else {
+            return Ok(());
+        };
+        let known: Vec<&str> = selected
+            .iter()
+            .flat_map(|id| workloads::engines(id).iter().copied())
+            .fold(Vec::new(), |mut v, e| {
+                if !v.contains(&e) {
+                    v.push(e);
+                }
+                v
+            });
+        let names: Vec<&str> = sel
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(Error::Setup(format!("--engines {sel:?} names no engine")));
+        }
+        let unknown: Vec<&str> = names
+            .into_iter()
+            .filter(|n| !known.iter().any(|e| e.contains(n)))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::Setup(format!(
+                "no engine of the selected workloads matches {}; they are: {}",
+                unknown
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                known.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The engines workload `id` reports, by name (what `--engines` selects among; a peer of
+/// workload 7 appears only where it is installed).
+///
+/// ```
+/// assert_eq!(waitset_bench::engines_of("5a"), ["waitset Timer", "std BinaryHeap", "async-io Timer"]);
+/// assert!(waitset_bench::engines_of("no such workload").is_empty());
+/// ```
+pub fn engines_of(id: &str) -> &'static [&'static str] {
+    workloads::engines(id)
 }
 
 /// The workloads this harness knows, as `(id, title)`, in run order.
@@ -170,6 +262,24 @@ pub fn run_with_progress(
     cfg: &BenchConfig,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, Error> {
+    cfg.check_selection()?;
+    let timestamp = report::utc_now();
+    let _sigint = if cfg.catch_ctrl_c {
+        Some(interrupt::CatchSigint::install()?)
+    } else {
+        None
+    };
+    // The guests and runner scripts: the caller's directories, or the built-in copies.
+    let unpack = |dir: &PathBuf, files| -> Result<(PathBuf, Option<assets::Unpacked>), Error> {
+        if dir.as_os_str().is_empty() {
+            let u = assets::Unpacked::new(files)?;
+            Ok((u.path().to_path_buf(), Some(u)))
+        } else {
+            Ok((dir.clone(), None))
+        }
+    };
+    let (guests, _guests_tmp) = unpack(&cfg.guests_dir, assets::GUESTS)?;
+    let (peers, _peers_tmp) = unpack(&cfg.peers_dir, assets::PEERS)?;
     let nofile = fds::raise_nofile();
     let mut ctx = harness::Ctx {
         sizes: harness::Sizes::for_config(cfg),
@@ -178,19 +288,34 @@ pub fn run_with_progress(
         progress,
         hosts: hosts::Hosts {
             waitset: cfg.waitset_exe.clone(),
-            guests: cfg.guests_dir.clone(),
-            peers: cfg.peers_dir.clone(),
+            guests,
+            peers,
         },
         echo_runs: None,
     };
     let mut out = Vec::new();
+    let mut interrupted = None;
     for &(id, title) in workloads::LIST {
         if !cfg.selects(id, title) {
             continue;
         }
+        if interrupt::interrupted() {
+            interrupted = Some(id.to_string());
+            break;
+        }
         (ctx.progress)(&format!("[{id}] {title}"));
         let started = std::time::Instant::now();
-        let mut wl = workloads::run(id, &mut ctx)?;
+        let mut wl = match workloads::run(id, &mut ctx) {
+            Ok(wl) => wl,
+            // Whatever stopped the workload (the harness itself, or a child process that got
+            // the same SIGINT), Ctrl-C was pressed: keep what finished.
+            Err(_) if interrupt::interrupted() => {
+                (ctx.progress)(&format!("[{id}] interrupted (Ctrl-C): stopping"));
+                interrupted = Some(id.to_string());
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         wl.compute_ratios();
         (ctx.progress)(&format!(
             "[{id}] done in {:.1} s",
@@ -198,14 +323,14 @@ pub fn run_with_progress(
         ));
         out.push(wl);
     }
-    if out.is_empty() {
-        return Err(Error::Setup(format!(
-            "the filter {:?} selects no workload",
-            cfg.filter.as_deref().unwrap_or("")
-        )));
+    if out.is_empty() && interrupted.is_some() {
+        return Err(Error::Interrupted);
     }
     Ok(Report {
         machine: Machine::detect(nofile),
+        build: Build::this(),
+        timestamp,
+        interrupted,
         quick: cfg.quick,
         tiny: cfg.tiny,
         reps: ctx.reps,

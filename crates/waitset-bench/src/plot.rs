@@ -1,4 +1,5 @@
-//! SVG charts of the scaling workloads (plotters, SVG backend only).
+//! SVG charts of the workloads (plotters, SVG backend only): cost against the parameter for
+//! a scaling workload, bars for the others.
 
 use std::path::Path;
 
@@ -97,6 +98,94 @@ pub(crate) fn chart(wl: &Workload, path: &Path) -> Result<(), Error> {
         .border_style(BLACK)
         .draw()
         .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// Draw `wl` as horizontal bars, one per engine and parameter value (the median), the figure
+/// written beside each: the chart of a workload that does not scale a parameter.
+pub(crate) fn bars(wl: &Workload, path: &Path) -> Result<(), Error> {
+    let params = wl.params();
+    let engines = wl.engines();
+    let mut rows: Vec<(String, f64, RGBColor, bool)> = Vec::new();
+    for &n in &params {
+        for e in wl
+            .entries
+            .iter()
+            .filter(|e| e.n == n && e.median.is_finite())
+        {
+            let i = engines.iter().position(|x| *x == e.engine).unwrap_or(0);
+            let label = if params.len() > 1 {
+                format!("{} ({} {n})", e.engine, wl.param)
+            } else {
+                e.engine.clone()
+            };
+            rows.push((
+                label,
+                e.median,
+                COLORS[i % COLORS.len()],
+                e.engine == wl.reference,
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return Err(Error::Plot(format!("workload {} has no entries", wl.id)));
+    }
+    // Room to the right of the longest bar for its label.
+    let xmax = rows.iter().map(|r| r.1).fold(f64::MIN_POSITIVE, f64::max) * 1.7;
+    let k = rows.len();
+    let root = SVGBackend::new(path, (900, 110 + 34 * k as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("[{}] {}", wl.id, wl.title),
+            ("sans-serif", 20).into_font(),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(8)
+        .build_cartesian_2d(0f64..xmax, 0f64..k as f64)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .disable_y_axis()
+        .light_line_style(WHITE.mix(0.0))
+        .x_desc(format!("median {}", wl.unit))
+        .x_label_formatter(&|&x| {
+            if x == 0.0 {
+                "0".into()
+            } else {
+                crate::report::fmt_num(x)
+            }
+        })
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (label, v, color, reference)) in rows.iter().enumerate() {
+        // The first row on top.
+        let y0 = (k - 1 - i) as f64 + 0.15;
+        let y1 = y0 + 0.7;
+        let fill = if *reference {
+            color.filled()
+        } else {
+            color.mix(0.6).filled()
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new([(0.0, y0), (*v, y1)], fill)))
+            .map_err(plot_err)?;
+        let text = format!(
+            "{label}: {}{}",
+            crate::report::fmt_num(*v),
+            if *reference { " (reference)" } else { "" }
+        );
+        chart
+            .draw_series(std::iter::once(Text::new(
+                text,
+                (*v + xmax * 0.01, y1 - 0.1),
+                ("sans-serif", 14).into_font(),
+            )))
+            .map_err(plot_err)?;
+    }
     root.present().map_err(plot_err)?;
     Ok(())
 }

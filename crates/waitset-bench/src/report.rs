@@ -13,6 +13,16 @@ use crate::Error;
 pub struct Report {
     /// The machine the figures were taken on.
     pub machine: Machine,
+    /// The harness that took them: version, commit, compiler.
+    #[serde(default)]
+    pub build: Build,
+    /// When the run started (UTC, RFC 3339); empty in reports written before it was recorded.
+    #[serde(default)]
+    pub timestamp: String,
+    /// The workload that Ctrl-C cut short, when the run was interrupted: the report holds the
+    /// workloads that finished before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// Whether the run used the `--quick` sizes.
     pub quick: bool,
     /// Whether the run used the smoke-test sizes (figures meaningless).
@@ -63,6 +73,64 @@ impl Machine {
             nofile,
         }
     }
+}
+
+/// The harness that took the figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// The version of `waitset-bench` (the workspace's version).
+    pub version: String,
+    /// The commit the harness was built from (`-dirty` for a package made from a tree with
+    /// changes; `unknown` without git or package information).
+    pub commit: String,
+    /// `rustc -V` of the compiler that built it.
+    pub rustc: String,
+}
+
+impl Build {
+    /// This harness.
+    ///
+    /// ```
+    /// let b = waitset_bench::Build::this();
+    /// assert!(b.rustc.starts_with("rustc "));
+    /// assert!(!b.version.is_empty() && !b.commit.is_empty());
+    /// ```
+    pub fn this() -> Build {
+        Build {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("WAITSET_BENCH_COMMIT").into(),
+            rustc: env!("WAITSET_BENCH_RUSTC").into(),
+        }
+    }
+}
+
+/// The current time, UTC, RFC 3339 to the second.
+pub(crate) fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// `secs` after the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (the civil-from-days algorithm of
+/// Howard Hinnant's date library).
+fn rfc3339(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// One workload: a unit, a parameter, and a list of (engine, parameter value, samples).
@@ -241,7 +309,8 @@ impl Report {
         self.workloads.iter().find(|w| w.id == id)
     }
 
-    /// Check that the run produced a figure everywhere: every workload has entries, every
+    /// Check that the run produced a figure everywhere: it was not interrupted, every workload
+    /// has entries, every
     /// entry has samples that are finite and positive, and every parameter has its reference
     /// engine. A peer listed in [`Workload::skipped`] (not installed here) is fine; a workload
     /// whose reference engine was skipped (7 and 8 without a `waitset` binary, see
@@ -250,6 +319,11 @@ impl Report {
     /// nothing about time.
     pub fn validate(&self) -> Result<(), Error> {
         let mut problems = Vec::new();
+        if let Some(id) = &self.interrupted {
+            problems.push(format!(
+                "interrupted (Ctrl-C) during [{id}]: only the workloads before it ran"
+            ));
+        }
         if self.workloads.is_empty() {
             problems.push("no workload ran".to_string());
         }
@@ -532,6 +606,19 @@ impl Report {
             "full"
         };
         writeln!(w, "sizes: {size}, {} interleaved repetitions", self.reps)?;
+        if !self.build.version.is_empty() {
+            writeln!(
+                w,
+                "harness: waitset-bench {} (commit {}), {}, run at {}",
+                self.build.version, self.build.commit, self.build.rustc, self.timestamp
+            )?;
+        }
+        if let Some(id) = &self.interrupted {
+            writeln!(
+                w,
+                "INTERRUPTED (Ctrl-C) during [{id}]: the workloads before it are complete"
+            )?;
+        }
         writeln!(
             w,
             "ratio = engine median / reference median (*); > 1: the reference is faster"
@@ -589,7 +676,8 @@ impl Report {
         String::from_utf8_lossy(&v).into_owned()
     }
 
-    /// Write the report as pretty JSON (with the goals) to `path`, creating its directory.
+    /// Write the report as pretty JSON (with the goals) to `path`, creating its directory. The
+    /// file is replaced at once (written beside it, then renamed): never left half-written.
     pub fn write_json(&self, path: &Path) -> Result<(), Error> {
         #[derive(Serialize)]
         struct WithGoals<'a> {
@@ -604,18 +692,24 @@ impl Report {
             report: self,
             goals: self.goals(),
         })?;
-        std::fs::write(path, json + "\n")?;
-        Ok(())
+        replace_file(path, |tmp| Ok(std::fs::write(tmp, json + "\n")?))
     }
 
-    /// Draw one SVG chart per scaling workload into `dir` (cost against the parameter, log-log,
-    /// one line per engine); returns the files written.
+    /// Draw one SVG chart per workload with figures into `dir`: cost against the parameter
+    /// (log-log, one line per engine) for a scaling workload, a bar per engine and parameter
+    /// otherwise. Returns the files written.
     pub fn write_svg(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         std::fs::create_dir_all(dir)?;
         let mut out = Vec::new();
-        for wl in self.workloads.iter().filter(|w| w.scaling) {
+        for wl in self.workloads.iter().filter(|w| !w.entries.is_empty()) {
             let path = dir.join(format!("workload-{}.svg", wl.id));
-            crate::plot::chart(wl, &path)?;
+            replace_file(&path, |tmp| {
+                if wl.scaling {
+                    crate::plot::chart(wl, tmp)
+                } else {
+                    crate::plot::bars(wl, tmp)
+                }
+            })?;
             out.push(path);
         }
         Ok(out)
@@ -628,17 +722,46 @@ impl Report {
     }
 
     /// Write `bench.json` and the charts into `dir`; returns every file written.
+    ///
+    /// Results are never replaced by a worse run: a report that fails
+    /// [`validate`](Self::validate) is not written at all (the error says why), and an
+    /// interrupted one goes to `dir/interrupted/`, beside the last complete results.
     pub fn write_all(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+        let dir = if self.interrupted.is_some() {
+            dir.join("interrupted")
+        } else {
+            if let Err(e) = self.validate() {
+                return Err(Error::Setup(format!(
+                    "incomplete run: {e}; nothing written ({} keeps the last complete results)",
+                    dir.join("bench.json").display()
+                )));
+            }
+            dir.to_path_buf()
+        };
         let json = dir.join("bench.json");
         self.write_json(&json)?;
         let mut files = vec![json];
-        files.extend(self.write_svg(dir)?);
+        files.extend(self.write_svg(&dir)?);
         Ok(files)
     }
 }
 
+/// Produce `path` through `write` into a temporary file beside it, then rename it into place.
+fn replace_file(path: &Path, write: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    match write(&tmp) {
+        Ok(()) => Ok(std::fs::rename(&tmp, path)?),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// A figure with a sensible number of digits.
-fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         "-".into()
     } else if v >= 100.0 {
@@ -677,6 +800,9 @@ mod tests {
     fn report(w: Workload) -> Report {
         Report {
             machine: Machine::default(),
+            build: Build::this(),
+            timestamp: utc_now(),
+            interrupted: None,
             quick: false,
             tiny: true,
             reps: 1,
@@ -724,5 +850,85 @@ mod tests {
         }
         let met: Vec<bool> = report(w).goals().iter().map(|g| g.met).collect();
         assert_eq!(met, [true, false, true]);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339(4_102_444_800), "2100-01-01T00:00:00Z");
+        let now = utc_now();
+        assert_eq!(now.len(), 20);
+        assert!(now.as_str() > "2024-01-01" && now.ends_with('Z'), "{now}");
+    }
+
+    #[test]
+    fn the_build_is_recorded_and_old_reports_still_read() {
+        let b = Build::this();
+        assert_eq!(b.version, env!("CARGO_PKG_VERSION"));
+        assert!(b.rustc.starts_with("rustc "), "{}", b.rustc);
+        assert!(!b.commit.is_empty());
+        let mut w = Workload::new("5a", "t", "ns", "N", "a");
+        w.entries.push(Entry::new("a", 1, vec![1.0]));
+        let r = report(w);
+        let json = serde_json::to_string(&r).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["build"]["rustc"], b.rustc.as_str());
+        assert_eq!(v["timestamp"], r.timestamp.as_str());
+        assert!(v.get("interrupted").is_none(), "absent unless interrupted");
+        assert!(r.table().contains(&format!("commit {}", b.commit)));
+        // A report from before these fields existed.
+        let mut old = v.clone();
+        let o = old.as_object_mut().unwrap();
+        o.remove("build");
+        o.remove("timestamp");
+        let back: Report = serde_json::from_value(old).unwrap();
+        assert_eq!(back.build, Build::default());
+    }
+
+    #[test]
+    fn a_failed_run_never_replaces_results_and_an_interrupted_one_goes_beside_them() {
+        let dir = std::env::temp_dir().join(format!("waitset-bench-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut good = Workload::new("5a", "timers", "ns", "N", "a");
+        good.entries.push(Entry::new("a", 1, vec![1.0]));
+        good.entries.push(Entry::new("b", 1, vec![2.0]));
+        let files = report(good.clone()).write_all(&dir).unwrap();
+        let saved = std::fs::read(dir.join("bench.json")).unwrap();
+        assert!(files.contains(&dir.join("workload-5a.svg")), "{files:?}");
+
+        // No figure for the reference engine: refused, and the good results stay.
+        let mut bad = Workload::new("5a", "timers", "ns", "N", "a");
+        bad.entries.push(Entry::new("b", 1, vec![2.0]));
+        let e = report(bad).write_all(&dir).unwrap_err().to_string();
+        assert!(
+            e.contains("incomplete run") && e.contains("nothing written"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(dir.join("bench.json")).unwrap(), saved);
+
+        // Interrupted: written under interrupted/, the complete results untouched; and it
+        // does not validate.
+        let mut cut = report(good);
+        cut.interrupted = Some("5b".into());
+        let files = cut.write_all(&dir).unwrap();
+        assert_eq!(files[0], dir.join("interrupted").join("bench.json"));
+        assert_eq!(std::fs::read(dir.join("bench.json")).unwrap(), saved);
+        let back = Report::read_json(&files[0]).unwrap();
+        assert_eq!(back.interrupted.as_deref(), Some("5b"));
+        assert!(back
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("interrupted"));
+        assert!(cut.table().contains("INTERRUPTED (Ctrl-C) during [5b]"));
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

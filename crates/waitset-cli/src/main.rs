@@ -1,19 +1,21 @@
 //! `waitset`: run WASI preview1 programs on the waitset host.
 //!
 //! ```text
-//! waitset run [--listen HOST:PORT]... [--env K=V]... [--poll-seed N] MODULE [ARGS...]
+//! waitset run [--dir HOST_DIR[::GUEST_PATH]]... [--listen HOST:PORT]... [--env K=V]...
+//!             [--inherit-env] [--stub-unknown-imports] [--log FILTER] [--poll-seed N]
+//!             MODULE [ARGS...]
 //! ```
 //!
-//! Exit status of `run`:
-//! - the guest's `proc_exit` code, or 0 when `_start` returns. As for a native process, only the
-//!   low 8 bits survive (`proc_exit(256)` is status 0);
+//! Everything after MODULE belongs to the guest. Exit status of `run`:
+//! - the guest's `proc_exit` code, or 0 when `_start` returns; a code above 255 (which no exit
+//!   status can hold) is 255, never its low 8 bits;
 //! - 134 when the guest traps (128 + SIGABRT, as a native `abort()` and the wasmtime CLI); the
 //!   trap message and the wasm backtrace go to stderr;
 //! - 130 / 143 when SIGINT / SIGTERM ends the run (128 + the signal), even while the guest is
 //!   blocked in `poll_oneoff` or a read, or computing;
-//! - 2 when the module cannot be run at all (missing file, invalid wasm/wat, unsatisfiable
-//!   import, no `_start`), a `--listen` address cannot be bound, or the command line is wrong:
-//!   one line on stderr.
+//! - 2 when the module cannot be run at all (missing file, not a WebAssembly module, invalid
+//!   wasm/wat, an import nothing defines, no `_start`), a `--dir` cannot be opened, a `--listen`
+//!   address cannot be bound, or the command line is wrong: one line on stderr.
 
 use std::ffi::OsString;
 use std::net::{TcpListener, ToSocketAddrs};
@@ -22,6 +24,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+#[cfg(feature = "bench")]
+mod bench;
 use waitset_wasi::wasmtime_host::{self, Outcome};
 use waitset_wasi::{Interrupt, WasiCtx};
 
@@ -51,72 +56,68 @@ enum Command {
     Run(RunArgs),
     /// Benchmark the engine side by side with raw epoll, mio, polling, async-io and poll(2):
     /// print a table, write bench.json and SVG charts.
-    Bench(BenchArgs),
+    #[cfg(feature = "bench")]
+    Bench(bench::BenchArgs),
+    /// Benchmarks: not in this build (the `bench` feature, on in the repository's workspace;
+    /// `cargo install waitset-cli --features bench`).
+    #[cfg(not(feature = "bench"))]
+    Bench(NoBench),
 }
 
-/// Arguments of `waitset bench`.
+/// `waitset bench` in a build without the `bench` feature: whatever the arguments, say so.
+#[cfg(not(feature = "bench"))]
 #[derive(Debug, Args)]
-struct BenchArgs {
-    /// Small sizes and 3 repetitions: every workload and engine still runs, in under a minute.
-    #[arg(long)]
-    quick: bool,
-    /// Smoke-test sizes (seconds even in a debug build); figures are not meaningful.
-    #[arg(long, conflicts_with = "quick")]
-    tiny: bool,
-    /// Where bench.json and the charts go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench")]
-    out: PathBuf,
-    /// Only these workloads (comma-separated id prefixes, e.g. `1,5b`, or title words).
-    #[arg(long, value_name = "NAMES")]
-    filter: Option<String>,
-    /// Only these engines (comma-separated names), e.g. for profiling one of them.
-    #[arg(long, value_name = "NAMES")]
-    engines: Option<String>,
-    /// Repetitions per engine and parameter (interleaved A B A B ...); 0 = default (7, quick 3).
-    #[arg(long, default_value_t = 0)]
-    reps: usize,
-    /// List the workloads and exit.
-    #[arg(long)]
-    list: bool,
-    /// Re-render the table and charts of a saved bench.json instead of measuring.
-    #[arg(long, value_name = "FILE")]
-    from: Option<PathBuf>,
-    /// The guest modules of workloads 7 and 8 (default: the source tree's guests/).
-    #[arg(long, value_name = "DIR")]
-    guests: Option<PathBuf>,
-    /// The peer runner scripts of workload 7 (default: the source tree's scripts/peers/).
-    #[arg(long, value_name = "DIR")]
-    peers: Option<PathBuf>,
+struct NoBench {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<OsString>,
 }
 
-/// Arguments of `waitset run`.
+/// Arguments of `waitset run`. As with `wasmtime run`, options come before MODULE and
+/// everything after MODULE belongs to the guest (`prog.wasm --help` is the guest's `--help`).
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Preopen a TCP listener on HOST:PORT for the guest (fd 3, 4, ... in order). With port 0
-    /// the chosen address is printed on stderr.
+    /// Preopen the host directory HOST_DIR for the guest, as GUEST_PATH (default: HOST_DIR
+    /// itself), like wasmtime's `--dir`. Repeatable; directories take fds 3, 4, ... in order.
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_PATH]")]
+    dirs: Vec<String>,
+
+    /// Preopen a TCP listener on HOST:PORT for the guest (the fds after the directories). The
+    /// bound address and the guest fd are printed on stderr.
     #[arg(long = "listen", value_name = "HOST:PORT")]
     listen: Vec<String>,
 
-    /// Set an environment variable for the guest (repeatable). The host environment is not
-    /// passed through.
+    /// Set an environment variable for the guest (repeatable; overrides --inherit-env).
     #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
     env: Vec<(String, String)>,
+
+    /// Pass the host's whole environment to the guest (by default it gets only --env).
+    #[arg(long = "inherit-env")]
+    inherit_env: bool,
+
+    /// Link function imports that nothing defines to stubs returning NOSYS (52) instead of
+    /// failing with a link error.
+    #[arg(long = "stub-unknown-imports")]
+    stub_unknown_imports: bool,
+
+    /// Log filter for the host's tracing output on stderr (`trace`, `waitset_wasi=trace`, ...:
+    /// RUST_LOG syntax). Without it, RUST_LOG is used if set. `trace` shows the poll_oneoff span
+    /// of every call (timeout_ms, fd_guards, seen).
+    #[arg(long = "log", value_name = "FILTER")]
+    log: Option<String>,
 
     /// Fix the poll seed (the rotation of poll_oneoff events) for reproducible runs.
     #[arg(long = "poll-seed", value_name = "N")]
     poll_seed: Option<u64>,
 
-    /// The module to run: a .wasm binary or .wat text.
-    #[arg(value_name = "MODULE")]
-    module: PathBuf,
-
-    /// Arguments passed to the guest after MODULE, which is its first argument.
+    /// The module to run (a .wasm binary or .wat text), then the guest's own arguments.
     #[arg(
-        value_name = "ARGS",
+        value_name = "MODULE [ARGS]...",
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    args: Vec<OsString>,
+    module_and_args: Vec<OsString>,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -124,6 +125,11 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
+}
+
+/// Splits `HOST_DIR[::GUEST_PATH]` (wasmtime's syntax).
+fn parse_dir(spec: &str) -> (&str, &str) {
+    spec.split_once("::").unwrap_or((spec, spec))
 }
 
 /// Binds a listening TCP socket on the first address `spec` resolves to, with
@@ -167,16 +173,54 @@ fn cannot_run(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(STATUS_CANNOT_RUN)
 }
 
+/// Installs a tracing subscriber writing to stderr, filtered by `--log` or else `RUST_LOG`.
+fn init_logging(filter: Option<&str>) -> Result<(), String> {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(f) => EnvFilter::try_new(f).map_err(|e| format!("bad --log filter `{f}`: {e}"))?,
+        None => match std::env::var("RUST_LOG") {
+            Ok(f) if !f.is_empty() => {
+                EnvFilter::try_new(&f).map_err(|e| format!("bad RUST_LOG `{f}`: {e}"))?
+            }
+            _ => return Ok(()),
+        },
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// The exit status for a guest's `proc_exit(code)`: 0-255 as given; a code that does not fit
+/// in an exit status is 255 (with a note on stderr), never its low 8 bits, which could turn a
+/// failure such as 256 into success.
+fn exit_status(code: u32) -> u8 {
+    match u8::try_from(code) {
+        Ok(c) => c,
+        Err(_) => {
+            eprintln!("waitset: guest exited with code {code}, which does not fit in an exit status; exiting with 255");
+            255
+        }
+    }
+}
+
 fn run(args: RunArgs) -> ExitCode {
     // First, before any other thread exists: SIGINT / SIGTERM are blocked everywhere and taken
-    // by one thread that raises the latch. A guest blocked in poll_oneoff or a read wakes, and
-    // one spinning in wasm code traps at its next epoch check.
+    // by one thread that raises the latch. A guest blocked in a host call wakes, and one
+    // spinning in wasm code traps at its next epoch check.
     let interrupt = match Interrupt::new() {
         Ok(i) => i,
         Err(e) => return cannot_run(format!("cannot set up signal handling: {e}")),
     };
     if let Err(e) = interrupt.watch_signals(&[libc::SIGINT, libc::SIGTERM]) {
         return cannot_run(format!("cannot set up signal handling: {e}"));
+    }
+    if let Err(e) = init_logging(args.log.as_deref()) {
+        return cannot_run(e);
     }
     let engine = match wasmtime_host::engine() {
         Ok(e) => e,
@@ -186,28 +230,50 @@ fn run(args: RunArgs) -> ExitCode {
         let engine = engine.clone();
         interrupt.on_raise(move || engine.increment_epoch());
     }
-    let module = match wasmtime_host::load_module(&engine, &args.module) {
+    let mut module_and_args = args.module_and_args.iter();
+    let Some(module_path) = module_and_args.next().map(PathBuf::from) else {
+        return cannot_run("no MODULE given");
+    };
+    let module = match wasmtime_host::load_module(&engine, &module_path) {
         Ok(m) => m,
         Err(e) => return cannot_run(one_line(&e.to_string())),
     };
 
     let mut builder = WasiCtx::builder()
-        .arg(args.module.as_os_str().as_bytes())
-        .args(args.args.iter().map(|a| a.as_bytes()))
+        .arg(module_path.as_os_str().as_bytes())
+        .args(module_and_args.map(|a| a.as_bytes()))
         .inherit_stdio()
         .interrupt(interrupt);
+    let mut env: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    if args.inherit_env {
+        env.extend(
+            std::env::vars_os().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
+        );
+    }
     for (k, v) in &args.env {
+        env.retain(|(ek, _)| ek.as_slice() != k.as_bytes());
+        env.push((k.as_bytes().to_vec(), v.as_bytes().to_vec()));
+    }
+    for (k, v) in &env {
         builder = builder.env(k, v);
+    }
+    for spec in &args.dirs {
+        let (host, guest) = parse_dir(spec);
+        builder = match builder.preopen_host_dir(host, guest) {
+            Ok(b) => b,
+            Err(e) => return cannot_run(format!("cannot open directory {host}: {e}")),
+        };
     }
     for (i, spec) in args.listen.iter().enumerate() {
         let listener = match bind_listener(spec) {
             Ok(l) => l,
             Err(e) => return cannot_run(format!("cannot listen on {spec}: {e}")),
         };
-        if spec.ends_with(":0") {
-            if let Ok(addr) = listener.local_addr() {
-                eprintln!("waitset: fd {} listening on {addr}", 3 + i);
-            }
+        if let Ok(addr) = listener.local_addr() {
+            eprintln!(
+                "waitset: fd {} listening on {addr}",
+                3 + args.dirs.len() + i
+            );
         }
         builder = builder.preopen_listener(listener);
     }
@@ -219,8 +285,11 @@ fn run(args: RunArgs) -> ExitCode {
         Err(e) => return cannot_run(e),
     };
 
-    match wasmtime_host::run(&engine, &module, ctx) {
-        Ok(Outcome::Exited(code)) => ExitCode::from((code & 0xff) as u8),
+    let opts = wasmtime_host::RunOptions {
+        stub_unknown_imports: args.stub_unknown_imports,
+    };
+    match wasmtime_host::run_with(&engine, &module, ctx, &opts) {
+        Ok(Outcome::Exited(code)) => ExitCode::from(exit_status(code)),
         Ok(Outcome::Signaled(sig)) => ExitCode::from(128u8.wrapping_add(sig as u8)),
         Ok(Outcome::Trapped(e)) => {
             report_trap(&e);
@@ -252,79 +321,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Bench(args) => bench(args),
-    }
-}
-
-/// `waitset bench`: measure (or re-render a saved run), print the table, write the files, and
-/// fail if any workload or engine produced no figure (nothing about time is asserted).
-fn bench(args: BenchArgs) -> ExitCode {
-    if args.list {
-        for (id, title) in waitset_bench::workloads() {
-            println!("{id:>3}  {title}");
-        }
-        return ExitCode::SUCCESS;
-    }
-    let report = match &args.from {
-        Some(from) => waitset_bench::Report::read_json(from),
-        None => {
-            let mut cfg = waitset_bench::BenchConfig {
-                quick: args.quick,
-                tiny: args.tiny,
-                out_dir: args.out.clone(),
-                filter: args.filter.clone(),
-                engines: args.engines.clone(),
-                reps: args.reps,
-                // Workloads 7 and 8 run guests under this very binary (`waitset run`).
-                waitset_exe: std::env::current_exe().ok(),
-                ..Default::default()
-            };
-            if let Some(dir) = &args.guests {
-                cfg.guests_dir = dir.clone();
-            }
-            if let Some(dir) = &args.peers {
-                cfg.peers_dir = dir.clone();
-            }
-            waitset_bench::run(&cfg)
-        }
-    };
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("waitset bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Err(e) = report.print_table(&mut std::io::stdout().lock()) {
-        eprintln!("waitset bench: {e}");
-        return ExitCode::FAILURE;
-    }
-    match report.write_all(&args.out) {
-        Ok(files) => {
-            for f in files {
-                eprintln!("wrote {}", f.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("waitset bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    // The library accepts a workload that could not run for want of a `waitset` binary; this
-    // binary always has one, so such a workload here is a failure.
-    let skipped = report.skipped_workloads();
-    if !skipped.is_empty() && args.from.is_none() {
-        eprintln!(
-            "waitset bench: incomplete run: workload(s) {} did not run under waitset",
-            skipped.join(", ")
-        );
-        return ExitCode::FAILURE;
-    }
-    match report.validate() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("waitset bench: incomplete run: {e}");
-            ExitCode::FAILURE
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => bench::bench(args),
+        #[cfg(not(feature = "bench"))]
+        Command::Bench(_) => {
+            eprintln!(
+                "waitset bench: this waitset was built without the `bench` feature (its peers \
+                 and charts are left out of `cargo install waitset-cli`): run it from the \
+                 repository (`cargo run --release -- bench`), or install it with \
+                 `cargo install waitset-cli --features bench`"
+            );
+            ExitCode::from(STATUS_CANNOT_RUN)
         }
     }
 }

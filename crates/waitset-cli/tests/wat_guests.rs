@@ -61,12 +61,26 @@ fn poll_edge_output_does_not_depend_on_the_seed() {
 }
 
 #[test]
-fn unknown_imports_link_and_return_nosys() {
+fn an_unknown_import_is_a_link_error_naming_it_status_2() {
     let out = run(waitset().arg("run").arg(guest("nosys.wat")), Stdio::null());
+    assert_eq!(out.code(), Some(2), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("env::mystery_i64"), "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn stub_unknown_imports_links_them_to_nosys() {
+    let out = run(
+        waitset()
+            .arg("run")
+            .arg("--stub-unknown-imports")
+            .arg(guest("nosys.wat")),
+        Stdio::null(),
+    );
     assert_eq!(out.code(), Some(7), "stderr: {}", out.stderr);
     assert_lines_eq(
         &out.stdout,
-        "fd_tell: 52\npath_open: 52\nenv_mystery_i64: 52\nenv_mystery_void: 1\n",
+        "fd_tell: 70\npath_open: 8\nenv_mystery_i64: 52\nenv_mystery_void: 1\n",
     );
     assert_eq!(out.stderr, "");
 }

@@ -296,9 +296,26 @@ impl From<rustix::io::Errno> for Errno {
 
 impl From<std::io::Error> for Errno {
     fn from(err: std::io::Error) -> Errno {
-        match err.raw_os_error() {
-            Some(raw) => Errno::from_host(rustix::io::Errno::from_raw_os_error(raw)),
-            None => Errno::IO,
+        use std::io::ErrorKind as K;
+        if let Some(raw) = err.raw_os_error() {
+            return Errno::from_host(rustix::io::Errno::from_raw_os_error(raw));
+        }
+        // Errors made in user space (cap-std's refusal of a path that would leave its directory
+        // is `PermissionDenied` without an OS error): by kind.
+        match err.kind() {
+            K::PermissionDenied => Errno::PERM,
+            K::NotFound => Errno::NOENT,
+            K::AlreadyExists => Errno::EXIST,
+            K::InvalidInput => Errno::INVAL,
+            K::InvalidData => Errno::ILSEQ,
+            K::WouldBlock => Errno::AGAIN,
+            K::Interrupted => Errno::INTR,
+            K::Unsupported => Errno::NOTSUP,
+            K::NotADirectory => Errno::NOTDIR,
+            K::IsADirectory => Errno::ISDIR,
+            K::DirectoryNotEmpty => Errno::NOTEMPTY,
+            K::OutOfMemory => Errno::NOMEM,
+            _ => Errno::IO,
         }
     }
 }
@@ -393,6 +410,83 @@ pub mod whence {
 pub mod preopentype {
     /// A pre-opened directory.
     pub const DIR: u8 = 0;
+}
+
+/// Open flags of `path_open` (`oflags`, a `u16`).
+pub mod oflags {
+    /// Create the file if it does not exist.
+    pub const CREAT: u16 = 1 << 0;
+    /// Fail if the path is not a directory.
+    pub const DIRECTORY: u16 = 1 << 1;
+    /// Fail if the file already exists (with `CREAT`).
+    pub const EXCL: u16 = 1 << 2;
+    /// Truncate the file to size 0.
+    pub const TRUNC: u16 = 1 << 3;
+    /// Every flag preview1 defines.
+    pub const ALL: u16 = CREAT | DIRECTORY | EXCL | TRUNC;
+}
+
+/// Flags determining how a path is resolved (`lookupflags`, a `u32`).
+pub mod lookupflags {
+    /// Follow a symbolic link in the last component of the path.
+    pub const SYMLINK_FOLLOW: u32 = 1 << 0;
+}
+
+/// Which timestamps `*_filestat_set_times` changes (`fstflags`, a `u16`).
+pub mod fstflags {
+    /// Set the access time to the given value.
+    pub const ATIM: u16 = 1 << 0;
+    /// Set the access time to the current time.
+    pub const ATIM_NOW: u16 = 1 << 1;
+    /// Set the modification time to the given value.
+    pub const MTIM: u16 = 1 << 2;
+    /// Set the modification time to the current time.
+    pub const MTIM_NOW: u16 = 1 << 3;
+    /// Every flag preview1 defines.
+    pub const ALL: u16 = ATIM | ATIM_NOW | MTIM | MTIM_NOW;
+}
+
+/// File access advice for `fd_advise` (`advice`, a `u8`).
+pub mod advice {
+    /// No advice.
+    pub const NORMAL: u8 = 0;
+    /// Sequential access.
+    pub const SEQUENTIAL: u8 = 1;
+    /// Random access.
+    pub const RANDOM: u8 = 2;
+    /// Will be accessed soon.
+    pub const WILLNEED: u8 = 3;
+    /// Will not be accessed soon.
+    pub const DONTNEED: u8 = 4;
+    /// Accessed once.
+    pub const NOREUSE: u8 = 5;
+}
+
+/// A directory entry header as `fd_readdir` writes it (`dirent`): 24 bytes, followed by the name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dirent {
+    /// The cookie of the next entry.
+    pub d_next: u64,
+    /// The file serial number.
+    pub d_ino: u64,
+    /// The length of the name that follows.
+    pub d_namlen: u32,
+    /// The [`filetype`].
+    pub d_type: u8,
+}
+
+impl Dirent {
+    /// Size of the header in guest memory, in bytes.
+    pub const SIZE: usize = 24;
+
+    /// Encodes the header into all 24 bytes of `out` (padding zeroed).
+    pub fn encode(&self, out: &mut [u8; Self::SIZE]) {
+        out.fill(0);
+        put_u64(out, 0, self.d_next);
+        put_u64(out, 8, self.d_ino);
+        put_u32(out, 16, self.d_namlen);
+        out[20] = self.d_type;
+    }
 }
 
 /// Flags to `sock_recv` (`riflags`, a `u16`).

@@ -84,20 +84,6 @@ impl FileKind {
         }
     }
 
-    /// True for kinds the kernel always reports ready and whose position can move: regular
-    /// files, block devices and non-tty character devices such as `/dev/null`.
-    pub fn is_always_ready(self) -> bool {
-        matches!(
-            self,
-            FileKind::RegularFile | FileKind::BlockDevice | FileKind::CharDevice
-        )
-    }
-
-    /// True for seekable kinds (they get `FD_SEEK` and `FD_TELL`).
-    pub fn is_seekable(self) -> bool {
-        self.is_always_ready()
-    }
-
     /// True for sockets.
     pub fn is_socket(self) -> bool {
         matches!(self, FileKind::SocketStream | FileKind::SocketDgram)
@@ -119,6 +105,11 @@ pub enum FdObject {
     TcpStream(TcpStream),
     /// Any other host descriptor the embedder handed to the guest (pipes, files, sockets).
     Other(OwnedFd),
+    /// A file the guest opened with `path_open` (or the embedder gave it).
+    File(cap_std::fs::File),
+    /// A directory: a preopen (`--dir`) or one the guest opened with `path_open`. Paths are
+    /// resolved beneath it by cap-std, so no `..`, absolute path or symlink leads outside it.
+    Dir(cap_std::fs::Dir),
 }
 
 impl AsFd for FdObject {
@@ -130,6 +121,8 @@ impl AsFd for FdObject {
             FdObject::TcpListener(l) => l.as_fd(),
             FdObject::TcpStream(s) => s.as_fd(),
             FdObject::Other(fd) => fd.as_fd(),
+            FdObject::File(f) => f.as_fd(),
+            FdObject::Dir(d) => d.as_fd(),
         }
     }
 }
@@ -146,6 +139,10 @@ pub struct FdEntry {
     /// be emulated by waiting for readiness (sockets the host created). Inherited stdio is left
     /// in whatever mode the host's parent gave it; its guest `NONBLOCK` flag is emulated instead.
     host_nonblocking: bool,
+    /// True when the kernel can seek this descriptor (`lseek(fd, 0, SEEK_CUR)` succeeded).
+    seekable: bool,
+    /// The guest path of a preopened directory (`fd_prestat_dir_name`).
+    preopen: Option<Vec<u8>>,
 }
 
 /// Rights every kind of entry gets.
@@ -159,22 +156,65 @@ pub const STREAM_RIGHTS: Rights = COMMON_RIGHTS
     .union(Rights::FD_WRITE)
     .union(Rights::SOCK_SHUTDOWN);
 
-/// Rights of a listening socket (`FD_READ` lets the guest poll it for incoming connections).
-pub const LISTENER_RIGHTS: Rights = COMMON_RIGHTS
+/// Rights of a listening socket. The descriptor is open for reading and writing like every
+/// socket: a write subscription is allowed and, as in the kernel, never fires (a listener never
+/// becomes writable); `FD_READ` lets the guest poll it for incoming connections.
+pub const LISTENER_RIGHTS: Rights = STREAM_RIGHTS.union(Rights::SOCK_ACCEPT);
+
+/// Every right an open regular file can use (`FD_READ` / `FD_WRITE` only with the access mode).
+pub const FILE_RIGHTS: Rights = Rights::FD_DATASYNC
     .union(Rights::FD_READ)
-    .union(Rights::SOCK_ACCEPT);
+    .union(Rights::FD_SEEK)
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_SYNC)
+    .union(Rights::FD_TELL)
+    .union(Rights::FD_WRITE)
+    .union(Rights::FD_ADVISE)
+    .union(Rights::FD_ALLOCATE)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::FD_FILESTAT_SET_SIZE)
+    .union(Rights::FD_FILESTAT_SET_TIMES)
+    .union(Rights::POLL_FD_READWRITE);
+
+/// Every right a directory can use.
+pub const DIR_RIGHTS: Rights = Rights::FD_FDSTAT_SET_FLAGS
+    .union(Rights::FD_SYNC)
+    .union(Rights::FD_DATASYNC)
+    .union(Rights::PATH_CREATE_DIRECTORY)
+    .union(Rights::PATH_CREATE_FILE)
+    .union(Rights::PATH_LINK_SOURCE)
+    .union(Rights::PATH_LINK_TARGET)
+    .union(Rights::PATH_OPEN)
+    .union(Rights::FD_READDIR)
+    .union(Rights::PATH_READLINK)
+    .union(Rights::PATH_RENAME_SOURCE)
+    .union(Rights::PATH_RENAME_TARGET)
+    .union(Rights::PATH_FILESTAT_GET)
+    .union(Rights::PATH_FILESTAT_SET_SIZE)
+    .union(Rights::PATH_FILESTAT_SET_TIMES)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::FD_FILESTAT_SET_TIMES)
+    .union(Rights::PATH_SYMLINK)
+    .union(Rights::PATH_REMOVE_DIRECTORY)
+    .union(Rights::PATH_UNLINK_FILE);
+
+/// The inheriting rights of a preopened directory: what files and directories opened beneath it
+/// may hold.
+pub const DIR_INHERITING: Rights = DIR_RIGHTS.union(FILE_RIGHTS);
 
 impl FdEntry {
-    /// An entry for `object` with rights derived from its kind and access mode.
+    /// An entry for `object` with rights derived from what the kernel object can do: its kind,
+    /// its access mode, and whether it can seek.
     pub fn new(object: FdObject) -> FdEntry {
         let fd = object.as_fd();
         let kind = FileKind::of(fd);
         let host_flags = rustix::fs::fcntl_getfl(fd).unwrap_or(OFlags::RDWR);
+        let seekable = kernel_can_seek(fd);
         let (readable, writable) = match &object {
             FdObject::Stdin(_) => (true, false),
             FdObject::Stdout(_) | FdObject::Stderr(_) => (false, true),
             FdObject::TcpListener(_) | FdObject::TcpStream(_) => (true, true),
-            FdObject::Other(_) => match host_flags & OFlags::RWMODE {
+            _ => match host_flags & OFlags::RWMODE {
                 OFlags::RDONLY => (true, false),
                 OFlags::WRONLY => (false, true),
                 _ => (true, true),
@@ -182,15 +222,19 @@ impl FdEntry {
         };
         let (rights_base, rights_inheriting) = match &object {
             FdObject::TcpListener(_) => (LISTENER_RIGHTS, STREAM_RIGHTS),
-            _ => (rights_for(kind, readable, writable), Rights::empty()),
+            FdObject::Dir(_) => (DIR_RIGHTS, DIR_INHERITING),
+            _ => (
+                rights_for(kind, readable, writable, seekable),
+                Rights::empty(),
+            ),
         };
         let mut flags = FdFlags::empty();
         if host_flags.contains(OFlags::APPEND) {
             flags |= FdFlags::APPEND;
         }
         // Host sockets are nonblocking so that a blocking guest operation is a wait the host
-        // controls (and can later interrupt); the guest sees the POSIX default, blocking, until
-        // it sets NONBLOCK itself.
+        // controls (and can interrupt); the guest sees the POSIX default, blocking, until it
+        // sets NONBLOCK itself.
         let host_nonblocking = match &object {
             FdObject::TcpListener(_) | FdObject::TcpStream(_) => true,
             // An fd the embedder gave away is switched to nonblocking mode (this affects every
@@ -198,7 +242,7 @@ impl FdEntry {
             FdObject::Other(fd) => rustix::fs::fcntl_setfl(fd, host_flags | OFlags::NONBLOCK)
                 .map(|()| true)
                 .unwrap_or(host_flags.contains(OFlags::NONBLOCK)),
-            _ => false,
+            _ => host_flags.contains(OFlags::NONBLOCK),
         };
         FdEntry {
             object,
@@ -207,7 +251,36 @@ impl FdEntry {
             rights_inheriting,
             flags,
             host_nonblocking,
+            seekable,
+            preopen: None,
         }
+    }
+
+    /// A preopened directory the guest knows as `guest_path`.
+    pub fn preopened_dir(dir: cap_std::fs::Dir, guest_path: impl AsRef<[u8]>) -> FdEntry {
+        let mut e = FdEntry::new(FdObject::Dir(dir));
+        e.preopen = Some(guest_path.as_ref().to_vec());
+        e
+    }
+
+    /// An entry for an object the guest opened (`path_open`): its rights are `base` and
+    /// `inheriting` (the caller has already limited them by the parent directory's inheriting
+    /// rights), further limited to what this kind of object can do.
+    pub(crate) fn opened(
+        object: FdObject,
+        base: Rights,
+        inheriting: Rights,
+        flags: FdFlags,
+    ) -> FdEntry {
+        let mut e = FdEntry::new(object);
+        let can = match e.kind {
+            FileKind::Directory => DIR_RIGHTS,
+            _ => e.rights_base,
+        };
+        e.rights_base = base & can;
+        e.rights_inheriting = inheriting;
+        e.flags = flags;
+        e
     }
 
     /// An entry for a connection accepted from a listener: `rights` are the listener's
@@ -221,6 +294,8 @@ impl FdEntry {
             rights_inheriting: Rights::empty(),
             flags: FdFlags::empty(),
             host_nonblocking: true,
+            seekable: false,
+            preopen: None,
         }
     }
 
@@ -234,6 +309,14 @@ impl FdEntry {
         &self.object
     }
 
+    /// The directory behind this entry, or [`Errno::NOTDIR`].
+    pub fn dir(&self) -> Result<&cap_std::fs::Dir, Errno> {
+        match &self.object {
+            FdObject::Dir(d) => Ok(d),
+            _ => Err(Errno::NOTDIR),
+        }
+    }
+
     /// What kind of file this is.
     pub fn kind(&self) -> FileKind {
         self.kind
@@ -244,9 +327,15 @@ impl FdEntry {
         self.rights_base
     }
 
-    /// The rights of fds derived from this one (accepted connections).
+    /// The rights of fds derived from this one (accepted connections, opened files).
     pub fn rights_inheriting(&self) -> Rights {
         self.rights_inheriting
+    }
+
+    /// Lowers the rights (the caller checked that nothing is added).
+    pub(crate) fn set_rights(&mut self, base: Rights, inheriting: Rights) {
+        self.rights_base = base;
+        self.rights_inheriting = inheriting;
     }
 
     /// The guest's fd flags.
@@ -269,6 +358,16 @@ impl FdEntry {
         self.host_nonblocking
     }
 
+    /// True when the kernel can seek this descriptor.
+    pub fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// The guest path of a preopened directory.
+    pub fn preopen_path(&self) -> Option<&[u8]> {
+        self.preopen.as_deref()
+    }
+
     /// `Ok` when the guest holds every right in `needed`, else [`Errno::NOTCAPABLE`].
     pub fn require(&self, needed: Rights) -> Result<(), Errno> {
         if self.rights_base.contains(needed) {
@@ -287,17 +386,30 @@ impl FdEntry {
     }
 }
 
+/// True when `lseek(fd, 0, SEEK_CUR)` works: the kernel's own answer to "can this seek".
+fn kernel_can_seek(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(0)).is_ok()
+}
+
 /// The rights of an entry of `kind` opened for reading and/or writing.
-pub fn rights_for(kind: FileKind, readable: bool, writable: bool) -> Rights {
-    let mut r = COMMON_RIGHTS;
+pub fn rights_for(kind: FileKind, readable: bool, writable: bool, seekable: bool) -> Rights {
+    let mut r = match kind {
+        FileKind::RegularFile => FILE_RIGHTS - Rights::FD_READ - Rights::FD_WRITE,
+        FileKind::Directory => return DIR_RIGHTS,
+        _ => COMMON_RIGHTS,
+    };
     if readable {
         r |= Rights::FD_READ;
     }
     if writable {
         r |= Rights::FD_WRITE;
     }
-    if kind.is_seekable() {
+    if seekable {
         r |= Rights::FD_SEEK | Rights::FD_TELL;
+    }
+    if !writable {
+        // ftruncate and fallocate need a descriptor open for writing.
+        r -= Rights::FD_FILESTAT_SET_SIZE | Rights::FD_ALLOCATE;
     }
     if kind.is_socket() {
         r |= Rights::SOCK_SHUTDOWN;
@@ -327,7 +439,7 @@ impl FdTable {
     }
 
     /// The entry for guest fd `fd` for modification, or [`Errno::BADF`].
-    pub fn get_mut(&mut self, fd: u32) -> Result<&mut FdEntry, Errno> {
+    pub(crate) fn get_mut(&mut self, fd: u32) -> Result<&mut FdEntry, Errno> {
         usize::try_from(fd)
             .ok()
             .and_then(|i| self.slots.get_mut(i))
@@ -337,7 +449,7 @@ impl FdTable {
 
     /// Inserts `entry` at the lowest free guest fd and returns that fd. [`Errno::MFILE`] if the
     /// table would outgrow the guest fd space.
-    pub fn insert(&mut self, entry: FdEntry) -> Result<u32, Errno> {
+    pub(crate) fn insert(&mut self, entry: FdEntry) -> Result<u32, Errno> {
         if let Some(i) = self.slots.iter().position(Option::is_none) {
             self.slots[i] = Some(entry);
             return u32::try_from(i).map_err(|_| Errno::MFILE);
@@ -350,9 +462,23 @@ impl FdTable {
         Ok(fd)
     }
 
+    /// Puts `entry` at guest fd `fd`, which must be free (`fd_renumber`).
+    pub(crate) fn insert_at(&mut self, fd: u32, entry: FdEntry) -> Result<(), Errno> {
+        let i = usize::try_from(fd).map_err(|_| Errno::BADF)?;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].is_some() {
+            return Err(Errno::BADF);
+        }
+        self.slots[i] = Some(entry);
+        Ok(())
+    }
+
     /// Removes guest fd `fd` and returns its entry (dropping it closes an owned host fd), or
-    /// [`Errno::BADF`].
-    pub fn remove(&mut self, fd: u32) -> Result<FdEntry, Errno> {
+    /// [`Errno::BADF`]. Only [`WasiCtx::close`] and the host functions call it, after the poll
+    /// set has forgotten the fd.
+    pub(crate) fn remove(&mut self, fd: u32) -> Result<FdEntry, Errno> {
         let slot = usize::try_from(fd)
             .ok()
             .and_then(|i| self.slots.get_mut(i))
@@ -388,8 +514,9 @@ impl FdTable {
 pub struct WasiCtx {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
-    /// The guest's fd table.
-    pub fds: FdTable,
+    /// The guest's fd table: private, so that every close goes through [`WasiCtx::close`],
+    /// which first removes the fd's entry from the poll set.
+    pub(crate) fds: FdTable,
     /// The poll seed: rotates the order of `poll_oneoff` events; advances by one every call.
     pub(crate) poll_seed: u64,
     /// The kernel interest `poll_oneoff` keeps between calls.
@@ -398,6 +525,7 @@ pub struct WasiCtx {
     pub(crate) interrupt: Option<crate::Interrupt>,
     /// The guest's exported memory, once instantiated (the wasmtime adapter's cache; a handle
     /// into the one store this context lives in).
+    #[cfg(feature = "wasmtime")]
     pub(crate) memory: Option<wasmtime::Memory>,
 }
 
@@ -415,6 +543,21 @@ impl WasiCtx {
     /// The environment, as `KEY=VALUE` byte strings.
     pub fn env(&self) -> &[Vec<u8>] {
         &self.env
+    }
+
+    /// The guest's fd table (read-only: fds are opened by the guest's calls and the builder,
+    /// and closed only by [`WasiCtx::close`]).
+    pub fn fds(&self) -> &FdTable {
+        &self.fds
+    }
+
+    /// Closes guest fd `fd`: its poll interest is dropped first (while the host fd is still
+    /// open), then the entry, which closes an owned host descriptor. [`Errno::BADF`] if `fd` is
+    /// not open.
+    pub fn close(&mut self, fd: u32) -> Result<(), Errno> {
+        self.fds.get(fd)?;
+        self.poll.forget(fd);
+        self.fds.remove(fd).map(drop)
     }
 
     /// The poll seed the next `poll_oneoff` call will use.
@@ -470,6 +613,7 @@ pub struct WasiCtxBuilder {
     inherit_stdio: bool,
     stdio: [Option<OwnedFd>; 3],
     preopens: Vec<FdObject>,
+    dirs: Vec<(cap_std::fs::Dir, Vec<u8>)>,
     poll_seed: Option<u64>,
     interrupt: Option<crate::Interrupt>,
 }
@@ -513,6 +657,31 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// Preopens the host directory `dir` as the guest path `guest_path` (`--dir
+    /// HOST::GUEST`). Directories take the fds right after stdio (3, 4, ...), before listeners
+    /// and other preopens, because wasi-libc's preopen scan stops at the first fd that is not a
+    /// directory.
+    pub fn preopen_dir(mut self, dir: cap_std::fs::Dir, guest_path: impl AsRef<[u8]>) -> Self {
+        self.dirs.push((dir, guest_path.as_ref().to_vec()));
+        self
+    }
+
+    /// Opens the host directory at `host` (with the process's ambient authority: this is the
+    /// embedder's choice, not the guest's) and preopens it as `guest_path`; see
+    /// [`preopen_dir`](Self::preopen_dir).
+    pub fn preopen_host_dir(
+        self,
+        host: impl AsRef<std::path::Path>,
+        guest_path: impl AsRef<[u8]>,
+    ) -> io::Result<Self> {
+        // O_RDONLY, not cap-std's O_PATH: the guest may read, stat and poll it.
+        let file = std::fs::File::open(host)?;
+        if !file.metadata()?.is_dir() {
+            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
+        Ok(self.preopen_dir(cap_std::fs::Dir::from_std_file(file), guest_path))
+    }
+
     /// Preopens a TCP listener at the next fd (3, 4, ... after stdio). The host socket is put in
     /// nonblocking mode; the guest sees it as blocking until it sets `O_NONBLOCK` itself.
     pub fn preopen_listener(mut self, listener: TcpListener) -> Self {
@@ -542,7 +711,8 @@ impl WasiCtxBuilder {
     }
 
     /// Builds the context. Fds 0-2 not given by [`inherit_stdio`](Self::inherit_stdio) or
-    /// [`stdio_fd`](Self::stdio_fd) are closed (absent); preopens always start at 3.
+    /// [`stdio_fd`](Self::stdio_fd) are closed (absent); preopens always start at 3: first the
+    /// directories, then listeners and other fds, each in the order given.
     pub fn build(self) -> Result<WasiCtx, CtxError> {
         for a in &self.args {
             if a.contains(&0) {
@@ -573,6 +743,9 @@ impl WasiCtxBuilder {
             };
             slots.push(entry);
         }
+        for (dir, guest) in self.dirs {
+            slots.push(Some(FdEntry::preopened_dir(dir, guest)));
+        }
         for obj in self.preopens {
             if let FdObject::TcpListener(l) = &obj {
                 l.set_nonblocking(true)?;
@@ -590,6 +763,7 @@ impl WasiCtxBuilder {
             poll_seed,
             poll: crate::poll::PollState::default(),
             interrupt: self.interrupt,
+            #[cfg(feature = "wasmtime")]
             memory: None,
         })
     }

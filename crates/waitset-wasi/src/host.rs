@@ -14,6 +14,7 @@ use std::io::IoSlice;
 use std::os::fd::BorrowedFd;
 
 use rustix::event::{PollFd, PollFlags};
+use rustix::fs::OFlags;
 use rustix::net::{RecvFlags, SendAncillaryBuffer, SendFlags, Shutdown, SocketFlags};
 
 use crate::abi::{
@@ -37,37 +38,7 @@ fn errno(r: Result<(), Errno>) -> Errno {
 // ---------------------------------------------------------------------------------------------
 // Blocking and nonblocking I/O.
 
-/// Waits until `fd` is ready for `interest`, or until the termination latch `stop` is raised
-/// (then `INTR`: the caller's adapter ends the run). EINTR is retried.
-pub(crate) fn wait_ready(
-    fd: BorrowedFd<'_>,
-    interest: PollFlags,
-    stop: Option<&crate::Interrupt>,
-) -> Result<(), Errno> {
-    loop {
-        if stop.is_some_and(|s| s.pending().is_some()) {
-            return Err(Errno::INTR);
-        }
-        let r = match stop {
-            Some(s) => {
-                let mut pfd = [
-                    PollFd::from_borrowed_fd(fd, interest),
-                    PollFd::from_borrowed_fd(s.fd(), PollFlags::IN),
-                ];
-                rustix::event::poll(&mut pfd, None)
-            }
-            None => rustix::event::poll(&mut [PollFd::from_borrowed_fd(fd, interest)], None),
-        };
-        match r {
-            Ok(_) if stop.is_some_and(|s| s.pending().is_some()) => return Err(Errno::INTR),
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// True when `fd` is ready for `interest` right now.
+/// True when `fd` is ready for `interest` right now (a zero-timeout poll(2); never waits).
 fn ready_now(fd: BorrowedFd<'_>, interest: PollFlags) -> Result<bool, Errno> {
     let mut pfd = [PollFd::from_borrowed_fd(fd, interest)];
     let zero = rustix::time::Timespec {
@@ -83,31 +54,39 @@ fn ready_now(fd: BorrowedFd<'_>, interest: PollFlags) -> Result<bool, Errno> {
     }
 }
 
-/// Runs `op` on `entry`'s host fd with the guest's blocking semantics:
-/// - guest blocking, host nonblocking: EAGAIN waits for readiness and retries;
-/// - guest nonblocking, host blocking (inherited stdio): not ready now is EAGAIN, without ever
-///   touching the host descriptor's flags (they are shared with the host's parent);
-/// - EINTR is retried.
-fn io_op<T>(
-    entry: &FdEntry,
-    stop: Option<&crate::Interrupt>,
-    interest: PollFlags,
-    mut op: impl FnMut(BorrowedFd<'_>) -> rustix::io::Result<T>,
+/// Runs `op` on guest fd `fd` with the guest's blocking semantics. Every wait is a wait on the
+/// guest's own `WaitSet` together with the interrupt latch
+/// ([`WasiCtx::block_until_ready`]), so SIGINT / SIGTERM end the run wherever the guest blocks:
+/// - host descriptor nonblocking (sockets, files and directories the host opened, fds given by
+///   the embedder): `op` runs at once; `EAGAIN` on a blocking guest fd waits and retries;
+/// - host descriptor blocking (inherited stdio, whose flags belong to the host's parent and
+///   are never changed): readiness is checked first (a zero-timeout poll(2), then the wait if
+///   it is not ready), so `op` finds the fd ready and does not block in the kernel; a guest
+///   that set `NONBLOCK` gets `EAGAIN` when the fd is not ready now;
+/// - `EINTR` is retried.
+pub(crate) fn blocking_io<T>(
+    ctx: &mut WasiCtx,
+    fd: u32,
+    write: bool,
+    mut op: impl FnMut(&FdEntry) -> rustix::io::Result<T>,
 ) -> Result<T, Errno> {
-    let fd = entry.as_fd();
-    if entry.is_nonblocking()
-        && !entry.host_nonblocking()
-        && !entry.kind().is_always_ready()
-        && !ready_now(fd, interest)?
-    {
-        return Err(Errno::AGAIN);
-    }
+    let interest = if write { PollFlags::OUT } else { PollFlags::IN };
     loop {
-        match op(fd) {
+        let entry = ctx.fds.get(fd)?;
+        // A zero-timeout check first: the usual case (the guest polled, the fd is ready) costs
+        // one poll(2) and leaves the guest's wait set as its last poll_oneoff made it.
+        if !entry.host_nonblocking() && !ready_now(entry.as_fd(), interest)? {
+            if entry.is_nonblocking() {
+                return Err(Errno::AGAIN);
+            }
+            ctx.block_until_ready(fd, write)?;
+        }
+        let entry = ctx.fds.get(fd)?;
+        match op(entry) {
             Ok(v) => return Ok(v),
             Err(rustix::io::Errno::INTR) => continue,
             Err(rustix::io::Errno::AGAIN) if !entry.is_nonblocking() => {
-                wait_ready(fd, interest, stop)?
+                ctx.block_until_ready(fd, write)?
             }
             Err(e) => return Err(e.into()),
         }
@@ -115,7 +94,11 @@ fn io_op<T>(
 }
 
 /// The first non-empty buffer of an iovec array (range and alignment of the array checked).
-fn first_nonempty_iovec(mem: &[u8], iovs: u32, iovs_len: u32) -> Result<Option<Iovec>, Errno> {
+pub(crate) fn first_nonempty_iovec(
+    mem: &[u8],
+    iovs: u32,
+    iovs_len: u32,
+) -> Result<Option<Iovec>, Errno> {
     abi::array_range(mem.len(), iovs, iovs_len, Iovec::SIZE)?;
     abi::check_align(iovs, Iovec::ALIGN)?;
     for i in 0..iovs_len {
@@ -130,7 +113,7 @@ fn first_nonempty_iovec(mem: &[u8], iovs: u32, iovs_len: u32) -> Result<Option<I
 
 /// Gathers up to [`MAX_IOVECS`] guest buffers for a vectored write. Every buffer listed is
 /// range-checked (a bad one is FAULT even past the cap).
-fn gather(mem: &[u8], iovs: u32, iovs_len: u32) -> Result<Vec<&[u8]>, Errno> {
+pub(crate) fn gather(mem: &[u8], iovs: u32, iovs_len: u32) -> Result<Vec<&[u8]>, Errno> {
     abi::array_range(mem.len(), iovs, iovs_len, Iovec::SIZE)?;
     abi::check_align(iovs, Iovec::ALIGN)?;
     let mut out = Vec::with_capacity((iovs_len as usize).min(MAX_IOVECS));
@@ -342,15 +325,16 @@ pub fn fd_read(
     errno((|| {
         let entry = ctx.fds.get(fd)?;
         entry.require(Rights::FD_READ)?;
+        if entry.kind() == FileKind::Directory {
+            return Err(Errno::ISDIR);
+        }
         let iov = first_nonempty_iovec(mem, iovs, iovs_len)?;
         abi::field_mut::<4>(mem, nread, 4)?;
         let n = match iov {
             None => 0,
             Some(iov) => {
                 let dst = abi::slice_mut(mem, iov.buf, iov.buf_len)?;
-                io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
-                    rustix::io::read(h, &mut *dst)
-                })?
+                blocking_io(ctx, fd, false, |e| rustix::io::read(e.as_fd(), &mut *dst))?
             }
         };
         abi::write_u32(mem, nread, n as u32)
@@ -369,24 +353,28 @@ pub fn fd_write(
     errno((|| {
         let entry = ctx.fds.get(fd)?;
         entry.require(Rights::FD_WRITE)?;
+        if entry.kind() == FileKind::Directory {
+            return Err(Errno::ISDIR);
+        }
         abi::field_mut::<4>(mem, nwritten, 4)?;
         let n = {
-            let mut bufs = gather(mem, iovs, iovs_len)?;
-            if entry.is_nonblocking() && !entry.host_nonblocking() && entry.kind() == FileKind::Pipe
-            {
-                // Emulated nonblocking mode on a blocking pipe (inherited stdio): a write larger
-                // than the free space would block, so write at most what fits.
-                let free = crate::poll::write_nbytes(entry.as_fd(), FileKind::Pipe);
-                truncate_bufs(&mut bufs, usize::try_from(free).unwrap_or(usize::MAX));
-                if bufs.is_empty() {
-                    return Err(Errno::AGAIN);
-                }
-            }
+            let bufs = gather(mem, iovs, iovs_len)?;
             if bufs.is_empty() {
                 0
             } else {
-                io_op(entry, ctx.interrupt.as_ref(), PollFlags::OUT, |h| {
-                    write_host(h, entry.kind(), &bufs)
+                blocking_io(ctx, fd, true, |e| {
+                    let mut bufs = bufs.clone();
+                    if !e.host_nonblocking() && e.kind() == FileKind::Pipe {
+                        // A blocking pipe (inherited stdio) that was found writable: write at
+                        // most its free space, so the write never blocks in the kernel where no
+                        // signal could end it.
+                        let free = crate::poll::write_nbytes(e.as_fd(), FileKind::Pipe);
+                        truncate_bufs(&mut bufs, usize::try_from(free).unwrap_or(usize::MAX));
+                        if bufs.is_empty() {
+                            return Err(rustix::io::Errno::AGAIN);
+                        }
+                    }
+                    write_host(e.as_fd(), e.kind(), &bufs)
                 })?
             }
         };
@@ -396,9 +384,7 @@ pub fn fd_write(
 
 /// `fd_close(fd) -> errno`. Closing an inherited stdio fd only removes it from the guest's table.
 pub fn fd_close(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32) -> Errno {
-    // The poll set's kernel registration goes first, while the host fd is still open.
-    ctx.poll.forget(fd);
-    errno(ctx.fds.remove(fd).map(drop))
+    errno(ctx.close(fd))
 }
 
 /// `fd_fdstat_get(fd, stat: *mut fdstat) -> errno`.
@@ -422,9 +408,10 @@ pub fn fd_fdstat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, stat: u32) -> E
 
 /// `fd_fdstat_set_flags(fd, flags: fdflags) -> errno`.
 ///
-/// Only `NONBLOCK` can change. Unknown bits are INVAL; the sync flags and a change of `APPEND`
-/// are NOTSUP. Nonblocking mode of inherited stdio is emulated; the host descriptor (shared with
-/// the host's parent) is never modified.
+/// `NONBLOCK` and `APPEND` can change. Unknown bits are INVAL; the sync flags are NOTSUP (the
+/// kernel cannot change them on an open file). `APPEND` is set on the host descriptor with
+/// `fcntl(F_SETFL)`, except on inherited stdio, whose open file description belongs to the
+/// host's parent (NOTSUP there); `NONBLOCK` is the guest's view only (the host emulates it).
 pub fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32, flags: u16) -> Errno {
     errno((|| {
         let entry = ctx.fds.get_mut(fd)?;
@@ -433,17 +420,50 @@ pub fn fd_fdstat_set_flags(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32, flags: u
         if new.intersects(FdFlags::DSYNC | FdFlags::RSYNC | FdFlags::SYNC) {
             return Err(Errno::NOTSUP);
         }
-        if new.contains(FdFlags::APPEND) != entry.flags().contains(FdFlags::APPEND) {
-            return Err(Errno::NOTSUP);
+        let append = new.contains(FdFlags::APPEND);
+        if append != entry.flags().contains(FdFlags::APPEND) {
+            if entry.is_stdio() {
+                return Err(Errno::NOTSUP);
+            }
+            let host = rustix::fs::fcntl_getfl(entry.as_fd())?;
+            let host = if append {
+                host | OFlags::APPEND
+            } else {
+                host - OFlags::APPEND
+            };
+            rustix::fs::fcntl_setfl(entry.as_fd(), host)?;
         }
         entry.set_flags(new);
         Ok(())
     })())
 }
 
+/// `fd_fdstat_set_rights(fd, fs_rights_base: rights, fs_rights_inheriting: rights) -> errno`.
+///
+/// Rights can only be dropped: asking for a right the fd does not hold is NOTCAPABLE.
+pub fn fd_fdstat_set_rights(
+    ctx: &mut WasiCtx,
+    _mem: &mut [u8],
+    fd: u32,
+    base: u64,
+    inheriting: u64,
+) -> Errno {
+    errno((|| {
+        let entry = ctx.fds.get_mut(fd)?;
+        let base = Rights::from_bits(base).ok_or(Errno::NOTCAPABLE)?;
+        let inheriting = Rights::from_bits(inheriting).ok_or(Errno::NOTCAPABLE)?;
+        if !entry.rights_base().contains(base) || !entry.rights_inheriting().contains(inheriting) {
+            return Err(Errno::NOTCAPABLE);
+        }
+        entry.set_rights(base, inheriting);
+        Ok(())
+    })())
+}
+
 /// `fd_seek(fd, offset: filedelta, whence, newoffset: *mut filesize) -> errno`.
 ///
-/// Pipes, sockets and ttys are SPIPE (as POSIX `lseek`), whatever the rights say.
+/// What the kernel cannot seek (pipes, sockets, ttys) is SPIPE, as POSIX `lseek`, before the
+/// rights are looked at; `FD_TELL` is enough for a zero offset from the current position.
 pub fn fd_seek(
     ctx: &mut WasiCtx,
     mem: &mut [u8],
@@ -455,7 +475,10 @@ pub fn fd_seek(
     errno((|| {
         use rustix::fs::SeekFrom;
         let entry = ctx.fds.get(fd)?;
-        if !entry.kind().is_seekable() {
+        if entry.kind() == FileKind::Directory {
+            return Err(Errno::ISDIR);
+        }
+        if !entry.is_seekable() {
             return Err(Errno::SPIPE);
         }
         let tell_only = whence_ == whence::CUR && offset == 0;
@@ -477,10 +500,43 @@ pub fn fd_seek(
     })())
 }
 
-fn stat_time_ns(sec: i64, nsec: i64) -> u64 {
+/// `fd_tell(fd, offset: *mut filesize) -> errno`: `lseek(fd, 0, SEEK_CUR)`. What the kernel
+/// cannot seek is SPIPE; otherwise `FD_TELL` is required.
+pub fn fd_tell(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, offset: u32) -> Errno {
+    errno((|| {
+        let entry = ctx.fds.get(fd)?;
+        if entry.kind() == FileKind::Directory {
+            return Err(Errno::ISDIR);
+        }
+        if !entry.is_seekable() {
+            return Err(Errno::SPIPE);
+        }
+        entry.require(Rights::FD_TELL)?;
+        abi::field_mut::<8>(mem, offset, 8)?;
+        let n = rustix::fs::seek(entry.as_fd(), rustix::fs::SeekFrom::Current(0))?;
+        abi::write_u64(mem, offset, n)
+    })())
+}
+
+/// Nanoseconds since the epoch of a stat time, saturating (before the epoch is 0).
+pub(crate) fn stat_time_ns(sec: i64, nsec: i64) -> u64 {
     let sec = u64::try_from(sec).unwrap_or(0);
     let nsec = u64::try_from(nsec).unwrap_or(0);
     sec.saturating_mul(1_000_000_000).saturating_add(nsec)
+}
+
+/// The preview1 filestat of a kernel stat.
+pub(crate) fn filestat_of(st: &rustix::fs::Stat) -> Filestat {
+    Filestat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        filetype: crate::fs::filetype_of_mode(st.st_mode),
+        nlink: st.st_nlink,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+        atim: stat_time_ns(st.st_atime, st.st_atime_nsec as i64),
+        mtim: stat_time_ns(st.st_mtime, st.st_mtime_nsec as i64),
+        ctim: stat_time_ns(st.st_ctime, st.st_ctime_nsec as i64),
+    }
 }
 
 /// `fd_filestat_get(fd, buf: *mut filestat) -> errno`.
@@ -490,16 +546,8 @@ pub fn fd_filestat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32) -> 
         entry.require(Rights::FD_FILESTAT_GET)?;
         abi::field_mut::<{ Filestat::SIZE }>(mem, buf, Filestat::ALIGN)?;
         let st = rustix::fs::fstat(entry.as_fd())?;
-        let fs = Filestat {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            filetype: entry.kind().filetype(),
-            nlink: st.st_nlink,
-            size: u64::try_from(st.st_size).unwrap_or(0),
-            atim: stat_time_ns(st.st_atime, st.st_atime_nsec as i64),
-            mtim: stat_time_ns(st.st_mtime, st.st_mtime_nsec as i64),
-            ctim: stat_time_ns(st.st_ctime, st.st_ctime_nsec as i64),
-        };
+        let mut fs = filestat_of(&st);
+        fs.filetype = entry.kind().filetype();
         fs.encode(abi::field_mut::<{ Filestat::SIZE }>(
             mem,
             buf,
@@ -511,26 +559,79 @@ pub fn fd_filestat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32) -> 
 
 /// `fd_prestat_get(fd, buf: *mut prestat) -> errno`.
 ///
-/// This host preopens no directories, so every fd — open or not — is BADF. That is what
-/// wasi-libc's preopen scan (fd 3 upwards until BADF) needs to stop at the first listener.
-pub fn fd_prestat_get(_ctx: &mut WasiCtx, _mem: &mut [u8], _fd: u32, _buf: u32) -> Errno {
-    Errno::BADF
+/// A preopened directory (`--dir`) gets tag DIR and the length of its guest path; any other fd
+/// — open or not — is BADF, which is what ends wasi-libc's preopen scan (fd 3 upwards).
+pub fn fd_prestat_get(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, buf: u32) -> Errno {
+    errno((|| {
+        let entry = ctx.fds.get(fd)?;
+        let path = entry.preopen_path().ok_or(Errno::BADF)?;
+        let len = u32::try_from(path.len()).map_err(|_| Errno::OVERFLOW)?;
+        let out = abi::field_mut::<8>(mem, buf, 4)?;
+        out.fill(0);
+        out[0] = abi::preopentype::DIR;
+        out[4..8].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    })())
 }
 
-/// `fd_prestat_dir_name(fd, path: *mut u8, path_len: size) -> errno`: BADF, as
-/// [`fd_prestat_get`].
+/// `fd_prestat_dir_name(fd, path: *mut u8, path_len: size) -> errno`.
+///
+/// A buffer shorter than the name is NAMETOOLONG (as wasmtime); an fd that is open but not a
+/// preopen is NOTDIR, one that is not open BADF.
 pub fn fd_prestat_dir_name(
-    _ctx: &mut WasiCtx,
-    _mem: &mut [u8],
-    _fd: u32,
-    _path: u32,
-    _path_len: u32,
+    ctx: &mut WasiCtx,
+    mem: &mut [u8],
+    fd: u32,
+    path: u32,
+    path_len: u32,
 ) -> Errno {
-    Errno::BADF
+    errno((|| {
+        let entry = ctx.fds.get(fd)?;
+        let name = entry.preopen_path().ok_or(Errno::NOTDIR)?;
+        if (path_len as usize) < name.len() {
+            return Err(Errno::NAMETOOLONG);
+        }
+        let dst = abi::slice_mut(mem, path, name.len() as u32)?;
+        dst.copy_from_slice(name);
+        Ok(())
+    })())
+}
+
+/// `fd_renumber(fd, to: fd) -> errno`: `to` (which must be open, as in preview1's
+/// wasi-common host) is closed and `fd` takes its number. Both fds' poll interest is dropped.
+pub fn fd_renumber(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32, to: u32) -> Errno {
+    errno((|| {
+        ctx.fds.get(fd)?;
+        ctx.fds.get(to)?;
+        if fd == to {
+            return Ok(());
+        }
+        ctx.close(to)?;
+        ctx.poll.forget(fd);
+        let entry = ctx.fds.remove(fd)?;
+        ctx.fds.insert_at(to, entry)
+    })())
+}
+
+/// `proc_raise(sig) -> errno`: NOTSUP. Preview1 removed signals from the model; a guest that
+/// wants to end abnormally traps.
+pub fn proc_raise(_ctx: &mut WasiCtx, _mem: &mut [u8], _sig: u8) -> Errno {
+    Errno::NOTSUP
 }
 
 // ---------------------------------------------------------------------------------------------
 // sock_*
+
+/// The socket behind guest fd `fd`: NOTSOCK for anything else, checked *before* the rights
+/// (a file lacks socket rights because it is not a socket; the errno says the cause).
+fn socket_entry(ctx: &WasiCtx, fd: u32, needed: Rights) -> Result<&FdEntry, Errno> {
+    let entry = ctx.fds.get(fd)?;
+    if !entry.kind().is_socket() {
+        return Err(Errno::NOTSOCK);
+    }
+    entry.require(needed)?;
+    Ok(entry)
+}
 
 /// `sock_accept(fd, flags: fdflags, ro_fd: *mut fd) -> errno`.
 ///
@@ -538,16 +639,16 @@ pub fn fd_prestat_dir_name(
 /// inheriting rights (at most [`STREAM_RIGHTS`]); its host socket is nonblocking.
 pub fn sock_accept(ctx: &mut WasiCtx, mem: &mut [u8], fd: u32, flags: u16, ro_fd: u32) -> Errno {
     errno((|| {
-        let entry = ctx.fds.get(fd)?;
-        entry.require(Rights::SOCK_ACCEPT)?;
+        socket_entry(ctx, fd, Rights::SOCK_ACCEPT)?;
         let new_flags = FdFlags::from_bits(flags).ok_or(Errno::INVAL)?;
         if !FdFlags::NONBLOCK.contains(new_flags) {
             return Err(Errno::INVAL);
         }
         abi::field_mut::<4>(mem, ro_fd, 4)?;
-        let owned = io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
-            rustix::net::accept_with(h, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)
+        let owned = blocking_io(ctx, fd, false, |e| {
+            rustix::net::accept_with(e.as_fd(), SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)
         })?;
+        let entry = ctx.fds.get(fd)?;
         let rights = entry.rights_inheriting() & STREAM_RIGHTS;
         let object = match entry.object() {
             FdObject::TcpListener(_) => FdObject::TcpStream(std::net::TcpStream::from(owned)),
@@ -577,11 +678,7 @@ pub fn sock_recv(
     ro_flags: u32,
 ) -> Errno {
     errno((|| {
-        let entry = ctx.fds.get(fd)?;
-        entry.require(Rights::FD_READ)?;
-        if !entry.kind().is_socket() {
-            return Err(Errno::NOTSOCK);
-        }
+        let entry = socket_entry(ctx, fd, Rights::FD_READ)?;
         if ri_flags & !(riflags::RECV_PEEK | riflags::RECV_WAITALL) != 0 {
             return Err(Errno::INVAL);
         }
@@ -598,8 +695,8 @@ pub fn sock_recv(
         if let Some(iov) = iov {
             let dst = abi::slice_mut(mem, iov.buf, iov.buf_len)?;
             loop {
-                let (n, full) = io_op(entry, ctx.interrupt.as_ref(), PollFlags::IN, |h| {
-                    rustix::net::recv(h, &mut dst[total..], flags)
+                let (n, full) = blocking_io(ctx, fd, false, |e| {
+                    rustix::net::recv(e.as_fd(), &mut dst[total..], flags)
                 })?;
                 truncated |= full > n;
                 total += n;
@@ -630,11 +727,7 @@ pub fn sock_send(
     so_datalen: u32,
 ) -> Errno {
     errno((|| {
-        let entry = ctx.fds.get(fd)?;
-        entry.require(Rights::FD_WRITE)?;
-        if !entry.kind().is_socket() {
-            return Err(Errno::NOTSOCK);
-        }
+        socket_entry(ctx, fd, Rights::FD_WRITE)?;
         if si_flags != 0 {
             return Err(Errno::INVAL);
         }
@@ -644,23 +737,18 @@ pub fn sock_send(
             if bufs.is_empty() {
                 0
             } else {
-                io_op(entry, ctx.interrupt.as_ref(), PollFlags::OUT, |h| {
-                    write_host(h, entry.kind(), &bufs)
-                })?
+                blocking_io(ctx, fd, true, |e| write_host(e.as_fd(), e.kind(), &bufs))?
             }
         };
         abi::write_u32(mem, so_datalen, n as u32)
     })())
 }
 
-/// `sock_shutdown(fd, how: sdflags) -> errno`.
+/// `sock_shutdown(fd, how: sdflags) -> errno`. A non-socket is NOTSOCK before any rights
+/// check.
 pub fn sock_shutdown(ctx: &mut WasiCtx, _mem: &mut [u8], fd: u32, how: u8) -> Errno {
     errno((|| {
-        let entry = ctx.fds.get(fd)?;
-        entry.require(Rights::SOCK_SHUTDOWN)?;
-        if !entry.kind().is_socket() {
-            return Err(Errno::NOTSOCK);
-        }
+        let entry = socket_entry(ctx, fd, Rights::SOCK_SHUTDOWN)?;
         let how = match how {
             sdflags::RD => Shutdown::Read,
             sdflags::WR => Shutdown::Write,

@@ -201,13 +201,42 @@ struct FdWait {
     write: bool,
 }
 
+/// The one place the host registers a descriptor with the engine.
+///
+/// # Safety
+///
+/// The set keeps the descriptor's number: the entry must be removed (or the set dropped) before
+/// the descriptor is closed. For guest fds [`PollState::forget`] does that, and
+/// [`WasiCtx::close`] (the only way a guest fd is closed) calls it first.
+unsafe fn engine_add(
+    set: &WaitSet,
+    cookie: u64,
+    fd: BorrowedFd<'_>,
+    signals: Signals,
+) -> Result<(), waitset::Error> {
+    // SAFETY: the caller upholds `Source::fd`'s contract (see above).
+    unsafe { set.add(cookie, Source::fd(&fd), signals) }
+}
+
+/// `precision` is slack, but at most this fraction of the time left (1/16)...
+pub const SLACK_FRACTION: u64 = 16;
+/// ... and never more than this many ns (5 ms), so a huge `precision` (even `u64::MAX`) delays a
+/// clock by at most 5 ms and a finite clock never becomes an infinite wait.
+pub const SLACK_MAX_NS: u64 = 5_000_000;
+
+/// The slack allowed after a clock whose deadline is `left` ns away and that asked for
+/// `precision`: `min(precision, left / 16, 5 ms)`.
+pub fn clock_slack(left: u64, precision: u64) -> u64 {
+    precision.min(left / SLACK_FRACTION).min(SLACK_MAX_NS)
+}
+
 /// Longest single sleep when a REALTIME clock is pending, so a change of the wall clock is
 /// noticed within this many ns.
 const REALTIME_RECHECK_NS: u64 = 1_000_000_000;
 
 /// A kernel pass of the engine returns at most this many reports (its stack buffer); a wait that
 /// filled a pass may have left ready fds for the next one.
-const MAX_PASS: usize = 256;
+const MAX_PASS: usize = waitset::KERNEL_BATCH;
 
 /// The cookie of the interrupt latch's fd in the poll set (guest fds are `u32`).
 const INTERRUPT_COOKIE: u64 = u64::MAX;
@@ -266,6 +295,21 @@ struct Reg {
     synced: u64,
 }
 
+impl Reg {
+    fn new() -> Reg {
+        Reg {
+            host: -1,
+            watched: Signals::empty(),
+            want: Signals::empty(),
+            stamp: 0,
+            observed: Signals::empty(),
+            status: Status::Satisfied,
+            hit: 0,
+            synced: 0,
+        }
+    }
+}
+
 impl PollState {
     /// How many registration changes (add, modify, disable) `poll_oneoff` has made: a guest that
     /// polls the same fds the same way in a loop makes none after the first call.
@@ -319,9 +363,9 @@ impl PollState {
             if set.contains(cookie) {
                 let _ = set.remove(cookie);
             }
-            // SAFETY: `fd` belongs to an entry of the guest's fd table, which removes the
-            // engine entry (`forget`) before it closes the descriptor.
-            unsafe { set.add(cookie, Source::fd(&fd), want) }
+            // SAFETY: `fd` belongs to an entry of the guest's fd table; `WasiCtx::close` (the
+            // only way a guest fd is closed) removes the engine entry (`forget`) first.
+            unsafe { engine_add(&set, cookie, fd, want) }
         };
         self.changes += 1;
         let r = self.regs.get_mut(&guest_fd).ok_or(Errno::IO)?;
@@ -450,31 +494,12 @@ impl WasiCtx {
                         push(out, &mut n, Event::error(sub, Errno::NOTCAPABLE));
                         continue;
                     }
-                    if entry.kind().is_always_ready() {
-                        let mut ev = Event::for_subscription(sub);
-                        ev.fd_readwrite.nbytes = if write {
-                            write_nbytes(entry.as_fd(), entry.kind())
-                        } else {
-                            read_nbytes(entry.as_fd(), entry.kind())
-                        };
-                        push(out, &mut n, ev);
-                        continue;
-                    }
                     let sig = if write {
                         Signals::WRITABLE
                     } else {
                         Signals::READABLE
                     };
-                    let r = self.poll.regs.or_insert(f.fd, || Reg {
-                        host: -1,
-                        watched: Signals::empty(),
-                        want: Signals::empty(),
-                        stamp: 0,
-                        observed: Signals::empty(),
-                        status: Status::Satisfied,
-                        hit: 0,
-                        synced: 0,
-                    });
+                    let r = self.poll.regs.or_insert(f.fd, Reg::new);
                     if r.stamp != stamp {
                         r.stamp = stamp;
                         r.want = Signals::empty();
@@ -578,6 +603,46 @@ impl WasiCtx {
         }
     }
 
+    /// Blocks until guest fd `fd` is ready for reading (or writing, with `write`), waiting on
+    /// the guest's own [`WaitSet`] together with the interrupt latch: the one wait every
+    /// blocking host call (`fd_read`, `fd_write`, `sock_*`, `fd_pread`, ...) goes through.
+    /// [`Errno::INTR`] when the latch is raised (the adapter then ends the run). Whatever the
+    /// engine reports for the fd (ready, hang-up, error) ends the wait: the operation itself
+    /// then tells the guest what happened.
+    pub(crate) fn block_until_ready(&mut self, fd: u32, write: bool) -> Result<(), Errno> {
+        let sig = if write {
+            Signals::WRITABLE
+        } else {
+            Signals::READABLE
+        };
+        loop {
+            if self.interrupted().is_some() {
+                return Err(Errno::INTR);
+            }
+            self.poll.stamp = self.poll.stamp.wrapping_add(1);
+            let stamp = self.poll.stamp;
+            let r = self.poll.regs.or_insert(fd, Reg::new);
+            r.stamp = stamp;
+            r.want = sig;
+            let entry = self.fds.get(fd)?;
+            if let Err(e) = self.poll.sync(fd, entry.as_fd()) {
+                self.poll.forget(fd);
+                return Err(e);
+            }
+            if let Some(r) = self.poll.regs.get_mut(&fd) {
+                r.synced = stamp;
+            }
+            self.poll.distinct = 1;
+            self.wait_fds(Some(Deadline::INFINITE), stamp)?;
+            if self.interrupted().is_some() {
+                return Err(Errno::INTR);
+            }
+            if self.poll.regs.get(&fd).is_some_and(|r| r.hit == stamp) {
+                return Ok(());
+            }
+        }
+    }
+
     /// One wait on the guest's set: until `until` (`None`: do not block), recording each
     /// reported fd's signals in its `Reg` under `stamp`.
     fn wait_fds(&mut self, until: Option<Deadline>, stamp: u64) -> Result<usize, Errno> {
@@ -586,9 +651,9 @@ impl WasiCtx {
             if let Some(int) = self.interrupt.clone() {
                 let set = self.poll.set()?;
                 // SAFETY: the interrupt's descriptor lives as long as `self.interrupt`, which this
-                // context keeps for as long as its wait set.
+                // context keeps for as long as its wait set (dropped first: field order).
                 self.poll.interrupt_added =
-                    unsafe { set.add(INTERRUPT_COOKIE, Source::fd(&int.fd()), Signals::READABLE) }
+                    unsafe { engine_add(set, INTERRUPT_COOKIE, int.fd(), Signals::READABLE) }
                         .is_ok();
             }
         }
@@ -639,8 +704,9 @@ impl WasiCtx {
     }
 }
 
-/// The monotonic deadline to wait until for `clocks`: the earliest deadline plus its precision
-/// (slack lets nearby wake-ups coalesce; no clock is ever reported before its own deadline), or
+/// The monotonic deadline to wait until for `clocks`: the earliest deadline plus its slack
+/// ([`clock_slack`]: nearby wake-ups may coalesce; no clock is ever reported before its own
+/// deadline), or
 /// `None` when one is already due. A REALTIME deadline is re-checked at least every second so a
 /// wall-clock change is noticed. Without clocks: [`Deadline::INFINITE`].
 fn clocks_deadline(clocks: &[ClockWait]) -> Option<Deadline> {
@@ -658,7 +724,8 @@ fn clocks_deadline(clocks: &[ClockWait]) -> Option<Deadline> {
         if now >= c.deadline {
             return None;
         }
-        let mut left = (c.deadline - now).saturating_add(c.precision);
+        let left = c.deadline - now;
+        let mut left = left.saturating_add(clock_slack(left, c.precision));
         if c.id == clockid::REALTIME {
             left = left.min(REALTIME_RECHECK_NS);
         }

@@ -1,10 +1,11 @@
-//! The wasmtime adapter: links the engine-agnostic host functions into a [`wasmtime::Linker`]
-//! under `wasi_snapshot_preview1`, and runs a command module.
+//! The wasmtime adapter (cargo feature `wasmtime`, on by default): links the engine-agnostic
+//! host functions into a [`wasmtime::Linker`] under `wasi_snapshot_preview1`
+//! ([`add_to_linker`], over any store data that holds a [`WasiCtx`]), and runs a command module
+//! ([`run`]).
 //!
-//! Every function import the host does not provide — other preview1 functions such as
-//! `path_open`, or imports from any other module — is defined as a function that returns
-//! `NOSYS` (52) without trapping, so a module never fails to link for a function it may never
-//! call. Imports of other kinds (memories, tables, globals) cannot be faked and fail to link.
+//! A function import that nothing defines is a link error naming it, as in wasmtime; with
+//! [`RunOptions::stub_unknown_imports`] such imports are instead defined as functions that return
+//! `NOSYS` (52) without trapping ([`define_unresolved_as_nosys`]).
 
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub use wasmtime;
 /// The import module name of WASI preview1.
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
-/// The preview1 functions this host implements, by import name.
+/// Every preview1 function, by import name: this host implements all 46.
 pub const IMPLEMENTED: &[&str] = &[
     "args_get",
     "args_sizes_get",
@@ -32,41 +33,66 @@ pub const IMPLEMENTED: &[&str] = &[
     "environ_sizes_get",
     "clock_res_get",
     "clock_time_get",
-    "fd_read",
-    "fd_write",
+    "fd_advise",
+    "fd_allocate",
     "fd_close",
+    "fd_datasync",
     "fd_fdstat_get",
     "fd_fdstat_set_flags",
-    "fd_seek",
+    "fd_fdstat_set_rights",
     "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
     "fd_prestat_get",
     "fd_prestat_dir_name",
+    "fd_pwrite",
+    "fd_read",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_seek",
+    "fd_sync",
+    "fd_tell",
+    "fd_write",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
     "poll_oneoff",
     "proc_exit",
-    "random_get",
+    "proc_raise",
     "sched_yield",
+    "random_get",
     "sock_accept",
     "sock_recv",
     "sock_send",
     "sock_shutdown",
 ];
 
-/// Runs `f` with the guest's memory (its export `memory`) and context. A module without a
-/// memory export cannot pass pointers: that is a trap, not an errno.
-fn with_memory(
-    caller: &mut Caller<'_, WasiCtx>,
+/// Runs `f` with the guest's memory (the calling instance's export `memory`) and context. A
+/// module without a memory export cannot pass pointers: that is a trap, not an errno.
+fn with_memory<T: 'static>(
+    caller: &mut Caller<'_, T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx,
     f: impl FnOnce(&mut WasiCtx, &mut [u8]) -> Errno,
 ) -> wasmtime::Result<i32> {
-    // The instance's memory, resolved once after instantiation (a name lookup per host call
-    // cost a quarter of a poll(NULL, 0, 0)); during instantiation (a start function) by name.
-    let memory = match caller.data().memory {
+    // The instance's memory, resolved once after instantiation by `run` (a name lookup per host
+    // call cost a quarter of a poll(NULL, 0, 0)); otherwise by name.
+    let memory = match get(caller.data_mut()).memory {
         Some(m) => m,
         None => match caller.get_export("memory") {
             Some(Extern::Memory(m)) => m,
             _ => wasmtime::bail!("the module does not export a memory named `memory`"),
         },
     };
-    let (mem, ctx) = memory.data_and_store_mut(caller);
+    let (mem, data) = memory.data_and_store_mut(caller);
+    let ctx = get(data);
     let r = f(ctx, mem);
     // A termination request ends the run at the host call that notices it.
     if let Some(signal) = ctx.interrupted() {
@@ -91,143 +117,419 @@ fn small<T: TryFrom<u32>>(x: i32) -> Result<T, Errno> {
     T::try_from(x as u32).map_err(|_| Errno::INVAL)
 }
 
-/// Adds every preview1 function this host implements to `linker`.
-pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> wasmtime::Result<()> {
-    type C<'a> = Caller<'a, WasiCtx>;
-    let m = MODULE;
-    linker.func_wrap(m, "args_get", |mut c: C<'_>, a: i32, b: i32| {
-        with_memory(&mut c, |ctx, mem| host::args_get(ctx, mem, u(a), u(b)))
-    })?;
-    linker.func_wrap(m, "args_sizes_get", |mut c: C<'_>, a: i32, b: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::args_sizes_get(ctx, mem, u(a), u(b))
-        })
-    })?;
-    linker.func_wrap(m, "environ_get", |mut c: C<'_>, a: i32, b: i32| {
-        with_memory(&mut c, |ctx, mem| host::environ_get(ctx, mem, u(a), u(b)))
-    })?;
-    linker.func_wrap(m, "environ_sizes_get", |mut c: C<'_>, a: i32, b: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::environ_sizes_get(ctx, mem, u(a), u(b))
-        })
-    })?;
-    linker.func_wrap(m, "clock_res_get", |mut c: C<'_>, id: i32, p: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::clock_res_get(ctx, mem, u(id), u(p))
-        })
-    })?;
-    linker.func_wrap(
-        m,
+/// Links one preview1 function: `link!(linker, get, "name", |ctx, mem, a: i32, ...| errno)`.
+macro_rules! link {
+    ($linker:ident, $get:ident, $name:literal, |$ctx:ident, $mem:ident $(, $arg:ident : $ty:ty)*| $body:expr) => {
+        $linker.func_wrap(
+            MODULE,
+            $name,
+            move |mut c: Caller<'_, T>, $($arg: $ty),*| -> wasmtime::Result<i32> {
+                with_memory(&mut c, $get, |$ctx, $mem| $body)
+            },
+        )?;
+    };
+}
+
+/// Adds every preview1 function to `linker`, for any store data `T` that holds a [`WasiCtx`]:
+/// `get` projects it (`|t| &mut t.wasi`). The embedder's own imports go into the same linker.
+///
+/// ```
+/// use waitset_wasi::wasmtime_host::{self, wasmtime};
+/// use waitset_wasi::WasiCtx;
+/// use wasmtime::{Engine, Linker, Module, Store};
+///
+/// // The embedder's store data: its own state next to the guest's WASI context.
+/// struct Host {
+///     wasi: WasiCtx,
+///     calls: u32,
+/// }
+///
+/// let engine = Engine::default();
+/// let mut linker: Linker<Host> = Linker::new(&engine);
+/// wasmtime_host::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi).unwrap();
+/// // An import of the embedder's own, beside preview1.
+/// linker
+///     .func_wrap("host", "count", |mut c: wasmtime::Caller<'_, Host>| {
+///         c.data_mut().calls += 1;
+///     })
+///     .unwrap();
+/// let module = Module::new(
+///     &engine,
+///     r#"(module
+///         (import "host" "count" (func $count))
+///         (import "wasi_snapshot_preview1" "fd_write"
+///             (func $fd_write (param i32 i32 i32 i32) (result i32)))
+///         (memory (export "memory") 1)
+///         (data (i32.const 16) "hi\n")
+///         (func (export "_start")
+///             (i32.store (i32.const 0) (i32.const 16))
+///             (i32.store (i32.const 4) (i32.const 3))
+///             (call $count)
+///             (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+/// )
+/// .unwrap();
+/// let wasi = WasiCtx::builder().inherit_stdio().build().unwrap();
+/// let mut store = Store::new(&engine, Host { wasi, calls: 0 });
+/// let instance = linker.instantiate(&mut store, &module).unwrap();
+/// let start = instance.get_typed_func::<(), ()>(&mut store, "_start").unwrap();
+/// start.call(&mut store, ()).unwrap();
+/// assert_eq!(store.data().calls, 1);
+/// ```
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx + Copy + Send + Sync + 'static,
+) -> wasmtime::Result<()> {
+    use crate::fs;
+    link!(linker, get, "args_get", |ctx, mem, a: i32, b: i32| {
+        host::args_get(ctx, mem, u(a), u(b))
+    });
+    link!(linker, get, "args_sizes_get", |ctx, mem, a: i32, b: i32| {
+        host::args_sizes_get(ctx, mem, u(a), u(b))
+    });
+    link!(linker, get, "environ_get", |ctx, mem, a: i32, b: i32| {
+        host::environ_get(ctx, mem, u(a), u(b))
+    });
+    link!(
+        linker,
+        get,
+        "environ_sizes_get",
+        |ctx, mem, a: i32, b: i32| { host::environ_sizes_get(ctx, mem, u(a), u(b)) }
+    );
+    link!(linker, get, "clock_res_get", |ctx, mem, id: i32, p: i32| {
+        host::clock_res_get(ctx, mem, u(id), u(p))
+    });
+    link!(
+        linker,
+        get,
         "clock_time_get",
-        |mut c: C<'_>, id: i32, precision: i64, p: i32| {
-            with_memory(&mut c, |ctx, mem| {
-                host::clock_time_get(ctx, mem, u(id), precision as u64, u(p))
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_read",
-        |mut c: C<'_>, fd: i32, iovs: i32, len: i32, nread: i32| {
-            with_memory(&mut c, |ctx, mem| {
-                host::fd_read(ctx, mem, u(fd), u(iovs), u(len), u(nread))
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_write",
-        |mut c: C<'_>, fd: i32, iovs: i32, len: i32, nwritten: i32| {
-            with_memory(&mut c, |ctx, mem| {
-                host::fd_write(ctx, mem, u(fd), u(iovs), u(len), u(nwritten))
-            })
-        },
-    )?;
-    linker.func_wrap(m, "fd_close", |mut c: C<'_>, fd: i32| {
-        with_memory(&mut c, |ctx, mem| host::fd_close(ctx, mem, u(fd)))
-    })?;
-    linker.func_wrap(m, "fd_fdstat_get", |mut c: C<'_>, fd: i32, p: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::fd_fdstat_get(ctx, mem, u(fd), u(p))
-        })
-    })?;
-    linker.func_wrap(
-        m,
+        |ctx, mem, id: i32, precision: i64, p: i32| {
+            host::clock_time_get(ctx, mem, u(id), precision as u64, u(p))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_advise",
+        |ctx, mem, fd: i32, off: i64, len: i64, adv: i32| {
+            match small::<u8>(adv) {
+                Ok(adv) => fs::fd_advise(ctx, mem, u(fd), off as u64, len as u64, adv),
+                Err(e) => e,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_allocate",
+        |ctx, mem, fd: i32, off: i64, len: i64| {
+            fs::fd_allocate(ctx, mem, u(fd), off as u64, len as u64)
+        }
+    );
+    link!(linker, get, "fd_close", |ctx, mem, fd: i32| host::fd_close(
+        ctx,
+        mem,
+        u(fd)
+    ));
+    link!(linker, get, "fd_datasync", |ctx, mem, fd: i32| {
+        fs::fd_datasync(ctx, mem, u(fd))
+    });
+    link!(linker, get, "fd_fdstat_get", |ctx, mem, fd: i32, p: i32| {
+        host::fd_fdstat_get(ctx, mem, u(fd), u(p))
+    });
+    link!(
+        linker,
+        get,
         "fd_fdstat_set_flags",
-        |mut c: C<'_>, fd: i32, flags: i32| {
-            with_memory(&mut c, |ctx, mem| match small::<u16>(flags) {
+        |ctx, mem, fd: i32, flags: i32| {
+            match small::<u16>(flags) {
                 Ok(flags) => host::fd_fdstat_set_flags(ctx, mem, u(fd), flags),
                 Err(e) => e,
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
-        "fd_seek",
-        |mut c: C<'_>, fd: i32, offset: i64, whence: i32, p: i32| {
-            with_memory(&mut c, |ctx, mem| match small::<u8>(whence) {
-                Ok(whence) => host::fd_seek(ctx, mem, u(fd), offset, whence, u(p)),
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_fdstat_set_rights",
+        |ctx, mem, fd: i32, base: i64, inh: i64| {
+            host::fd_fdstat_set_rights(ctx, mem, u(fd), base as u64, inh as u64)
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_filestat_get",
+        |ctx, mem, fd: i32, p: i32| { host::fd_filestat_get(ctx, mem, u(fd), u(p)) }
+    );
+    link!(
+        linker,
+        get,
+        "fd_filestat_set_size",
+        |ctx, mem, fd: i32, size: i64| { fs::fd_filestat_set_size(ctx, mem, u(fd), size as u64) }
+    );
+    link!(
+        linker,
+        get,
+        "fd_filestat_set_times",
+        |ctx, mem, fd: i32, a: i64, m: i64, fl: i32| {
+            match small::<u16>(fl) {
+                Ok(fl) => fs::fd_filestat_set_times(ctx, mem, u(fd), a as u64, m as u64, fl),
                 Err(e) => e,
-            })
-        },
-    )?;
-    linker.func_wrap(m, "fd_filestat_get", |mut c: C<'_>, fd: i32, p: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::fd_filestat_get(ctx, mem, u(fd), u(p))
-        })
-    })?;
-    linker.func_wrap(m, "fd_prestat_get", |mut c: C<'_>, fd: i32, p: i32| {
-        with_memory(&mut c, |ctx, mem| {
-            host::fd_prestat_get(ctx, mem, u(fd), u(p))
-        })
-    })?;
-    linker.func_wrap(
-        m,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_pread",
+        |ctx, mem, fd: i32, iovs: i32, len: i32, off: i64, p: i32| {
+            fs::fd_pread(ctx, mem, u(fd), u(iovs), u(len), off as u64, u(p))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_prestat_get",
+        |ctx, mem, fd: i32, p: i32| { host::fd_prestat_get(ctx, mem, u(fd), u(p)) }
+    );
+    link!(
+        linker,
+        get,
         "fd_prestat_dir_name",
-        |mut c: C<'_>, fd: i32, p: i32, len: i32| {
-            with_memory(&mut c, |ctx, mem| {
-                host::fd_prestat_dir_name(ctx, mem, u(fd), u(p), u(len))
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
+        |ctx, mem, fd: i32, p: i32, len: i32| {
+            host::fd_prestat_dir_name(ctx, mem, u(fd), u(p), u(len))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_pwrite",
+        |ctx, mem, fd: i32, iovs: i32, len: i32, off: i64, p: i32| {
+            fs::fd_pwrite(ctx, mem, u(fd), u(iovs), u(len), off as u64, u(p))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_read",
+        |ctx, mem, fd: i32, iovs: i32, len: i32, p: i32| {
+            host::fd_read(ctx, mem, u(fd), u(iovs), u(len), u(p))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "fd_readdir",
+        |ctx, mem, fd: i32, buf: i32, len: i32, cookie: i64, p: i32| {
+            fs::fd_readdir(ctx, mem, u(fd), u(buf), u(len), cookie as u64, u(p))
+        }
+    );
+    link!(linker, get, "fd_renumber", |ctx, mem, fd: i32, to: i32| {
+        host::fd_renumber(ctx, mem, u(fd), u(to))
+    });
+    link!(
+        linker,
+        get,
+        "fd_seek",
+        |ctx, mem, fd: i32, off: i64, whence: i32, p: i32| {
+            match small::<u8>(whence) {
+                Ok(whence) => host::fd_seek(ctx, mem, u(fd), off, whence, u(p)),
+                Err(e) => e,
+            }
+        }
+    );
+    link!(linker, get, "fd_sync", |ctx, mem, fd: i32| fs::fd_sync(
+        ctx,
+        mem,
+        u(fd)
+    ));
+    link!(linker, get, "fd_tell", |ctx, mem, fd: i32, p: i32| {
+        host::fd_tell(ctx, mem, u(fd), u(p))
+    });
+    link!(
+        linker,
+        get,
+        "fd_write",
+        |ctx, mem, fd: i32, iovs: i32, len: i32, p: i32| {
+            host::fd_write(ctx, mem, u(fd), u(iovs), u(len), u(p))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_create_directory",
+        |ctx, mem, fd: i32, p: i32, len: i32| {
+            fs::path_create_directory(ctx, mem, u(fd), u(p), u(len))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_filestat_get",
+        |ctx, mem, fd: i32, fl: i32, p: i32, len: i32, buf: i32| {
+            fs::path_filestat_get(ctx, mem, u(fd), u(fl), u(p), u(len), u(buf))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_filestat_set_times",
+        |ctx, mem, fd: i32, fl: i32, p: i32, len: i32, a: i64, m: i64, fst: i32| {
+            match small::<u16>(fst) {
+                Ok(fst) => fs::path_filestat_set_times(
+                    ctx,
+                    mem,
+                    u(fd),
+                    u(fl),
+                    u(p),
+                    u(len),
+                    a as u64,
+                    m as u64,
+                    fst,
+                ),
+                Err(e) => e,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_link",
+        |ctx, mem, ofd: i32, ofl: i32, op: i32, olen: i32, nfd: i32, np: i32, nlen: i32| {
+            fs::path_link(
+                ctx,
+                mem,
+                u(ofd),
+                u(ofl),
+                u(op),
+                u(olen),
+                u(nfd),
+                u(np),
+                u(nlen),
+            )
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_open",
+        |ctx,
+         mem,
+         fd: i32,
+         dfl: i32,
+         p: i32,
+         len: i32,
+         ofl: i32,
+         base: i64,
+         inh: i64,
+         fdfl: i32,
+         out: i32| {
+            match (small::<u16>(ofl), small::<u16>(fdfl)) {
+                (Ok(ofl), Ok(fdfl)) => fs::path_open(
+                    ctx,
+                    mem,
+                    u(fd),
+                    u(dfl),
+                    u(p),
+                    u(len),
+                    ofl,
+                    base as u64,
+                    inh as u64,
+                    fdfl,
+                    u(out),
+                ),
+                _ => Errno::INVAL,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_readlink",
+        |ctx, mem, fd: i32, p: i32, len: i32, buf: i32, blen: i32, used: i32| {
+            fs::path_readlink(ctx, mem, u(fd), u(p), u(len), u(buf), u(blen), u(used))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_remove_directory",
+        |ctx, mem, fd: i32, p: i32, len: i32| {
+            fs::path_remove_directory(ctx, mem, u(fd), u(p), u(len))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_rename",
+        |ctx, mem, fd: i32, op: i32, olen: i32, nfd: i32, np: i32, nlen: i32| {
+            fs::path_rename(ctx, mem, u(fd), u(op), u(olen), u(nfd), u(np), u(nlen))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_symlink",
+        |ctx, mem, op: i32, olen: i32, fd: i32, np: i32, nlen: i32| {
+            fs::path_symlink(ctx, mem, u(op), u(olen), u(fd), u(np), u(nlen))
+        }
+    );
+    link!(
+        linker,
+        get,
+        "path_unlink_file",
+        |ctx, mem, fd: i32, p: i32, len: i32| {
+            fs::path_unlink_file(ctx, mem, u(fd), u(p), u(len))
+        }
+    );
+    link!(
+        linker,
+        get,
         "poll_oneoff",
-        |mut c: C<'_>, in_: i32, out: i32, nsubs: i32, nevents: i32| {
-            with_memory(&mut c, |ctx, mem| {
-                poll::poll_oneoff(ctx, mem, u(in_), u(out), u(nsubs), u(nevents))
-            })
-        },
-    )?;
+        |ctx, mem, in_: i32, out: i32, n: i32, nev: i32| {
+            poll::poll_oneoff(ctx, mem, u(in_), u(out), u(n), u(nev))
+        }
+    );
     linker.func_wrap(
-        m,
+        MODULE,
         "proc_exit",
-        |mut c: C<'_>, code: i32| -> wasmtime::Result<()> {
-            let exit = host::proc_exit(c.data_mut(), u(code));
+        move |mut c: Caller<'_, T>, code: i32| -> wasmtime::Result<()> {
+            let exit = host::proc_exit(get(c.data_mut()), u(code));
             Err(wasmtime::Error::new(exit))
         },
     )?;
-    linker.func_wrap(m, "random_get", |mut c: C<'_>, p: i32, len: i32| {
-        with_memory(&mut c, |ctx, mem| host::random_get(ctx, mem, u(p), u(len)))
+    link!(
+        linker,
+        get,
+        "proc_raise",
+        |ctx, mem, sig: i32| match small::<u8>(sig) {
+            Ok(sig) => host::proc_raise(ctx, mem, sig),
+            Err(e) => e,
+        }
+    );
+    linker.func_wrap(MODULE, "sched_yield", move |mut c: Caller<'_, T>| {
+        Ok(i32::from(host::sched_yield(get(c.data_mut())).raw()))
     })?;
-    linker.func_wrap(m, "sched_yield", |mut c: C<'_>| {
-        Ok(i32::from(host::sched_yield(c.data_mut()).raw()))
-    })?;
-    linker.func_wrap(
-        m,
+    link!(linker, get, "random_get", |ctx, mem, p: i32, len: i32| {
+        host::random_get(ctx, mem, u(p), u(len))
+    });
+    link!(
+        linker,
+        get,
         "sock_accept",
-        |mut c: C<'_>, fd: i32, flags: i32, ro_fd: i32| {
-            with_memory(&mut c, |ctx, mem| match small::<u16>(flags) {
+        |ctx, mem, fd: i32, flags: i32, ro_fd: i32| {
+            match small::<u16>(flags) {
                 Ok(flags) => host::sock_accept(ctx, mem, u(fd), flags, u(ro_fd)),
                 Err(e) => e,
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
         "sock_recv",
-        |mut c: C<'_>, fd: i32, ri: i32, ri_len: i32, ri_flags: i32, ro_len: i32, ro_flags: i32| {
-            with_memory(&mut c, |ctx, mem| match small::<u16>(ri_flags) {
+        |ctx, mem, fd: i32, ri: i32, ri_len: i32, ri_flags: i32, ro_len: i32, ro_flags: i32| {
+            match small::<u16>(ri_flags) {
                 Ok(flags) => host::sock_recv(
                     ctx,
                     mem,
@@ -239,34 +541,38 @@ pub fn add_to_linker(linker: &mut Linker<WasiCtx>) -> wasmtime::Result<()> {
                     u(ro_flags),
                 ),
                 Err(e) => e,
-            })
-        },
-    )?;
-    linker.func_wrap(
-        m,
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
         "sock_send",
-        |mut c: C<'_>, fd: i32, si: i32, si_len: i32, si_flags: i32, so_len: i32| {
-            with_memory(&mut c, |ctx, mem| match small::<u16>(si_flags) {
+        |ctx, mem, fd: i32, si: i32, si_len: i32, si_flags: i32, so_len: i32| {
+            match small::<u16>(si_flags) {
                 Ok(flags) => host::sock_send(ctx, mem, u(fd), u(si), u(si_len), flags, u(so_len)),
                 Err(e) => e,
-            })
-        },
-    )?;
-    linker.func_wrap(m, "sock_shutdown", |mut c: C<'_>, fd: i32, how: i32| {
-        with_memory(&mut c, |ctx, mem| match small::<u8>(how) {
+            }
+        }
+    );
+    link!(
+        linker,
+        get,
+        "sock_shutdown",
+        |ctx, mem, fd: i32, how: i32| match small::<u8>(how) {
             Ok(how) => host::sock_shutdown(ctx, mem, u(fd), how),
             Err(e) => e,
-        })
-    })?;
+        }
+    );
     Ok(())
 }
 
 /// Defines every function import of `module` that `linker` cannot resolve as a trap-free
 /// function returning NOSYS: integer results are 52 (`ENOSYS`), other results their zero/null
 /// value. Non-function imports are left alone (they fail at instantiation with a clear error).
-pub fn define_unresolved_as_nosys(
-    linker: &mut Linker<WasiCtx>,
-    store: &mut Store<WasiCtx>,
+pub fn define_unresolved_as_nosys<T>(
+    linker: &mut Linker<T>,
+    store: &mut Store<T>,
     module: &Module,
 ) -> wasmtime::Result<()> {
     for import in module.imports() {
@@ -354,20 +660,68 @@ pub fn engine() -> Result<Engine, LoadError> {
     Engine::new(&config).map_err(LoadError::Engine)
 }
 
-/// Loads a module from a `.wasm` (binary) or `.wat` (text) file.
+/// Loads a module from a `.wasm` (binary) or `.wat` (text) file. A file that is neither (no
+/// wasm magic, and not text that starts like a WAT module) is "not a WebAssembly module", not a
+/// WAT parse error.
 pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| LoadError::Module {
         path: path.display().to_string(),
         source: wasmtime::Error::new(e),
     })?;
+    if !looks_like_wasm_or_wat(&bytes) {
+        return Err(LoadError::Module {
+            path: path.display().to_string(),
+            source: wasmtime::format_err!("not a WebAssembly module (neither wasm nor WAT)"),
+        });
+    }
     Module::new(engine, &bytes).map_err(|e| LoadError::Module {
         path: path.display().to_string(),
         source: e,
     })
 }
 
-/// Instantiates `module` with `ctx` and runs its `_start`.
+/// True for the wasm binary magic, or UTF-8 text whose first token (after whitespace and
+/// `;;` / `(; ;)` comments) is `(module` or `(component`... or any `(`: WAT.
+fn looks_like_wasm_or_wat(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"\0asm") {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut rest = text.trim_start_matches('\u{feff}');
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix(";;") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(r) = rest.strip_prefix("(;") {
+            rest = r.split_once(";)").map_or("", |(_, r)| r);
+        } else {
+            return rest.starts_with('(');
+        }
+    }
+}
+
+/// Options of [`run_with`].
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Define every function import nothing else defines as a NOSYS stub (`waitset run
+    /// --stub-unknown-imports`) instead of failing to link.
+    pub stub_unknown_imports: bool,
+}
+
+/// Instantiates `module` with `ctx` and runs its `_start`, with default [`RunOptions`].
 pub fn run(engine: &Engine, module: &Module, ctx: WasiCtx) -> Result<Outcome, LoadError> {
+    run_with(engine, module, ctx, &RunOptions::default())
+}
+
+/// Instantiates `module` with `ctx` and runs its `_start`.
+pub fn run_with(
+    engine: &Engine,
+    module: &Module,
+    ctx: WasiCtx,
+    opts: &RunOptions,
+) -> Result<Outcome, LoadError> {
     let mut store = Store::new(engine, ctx);
     // A termination request interrupts compiled code through the epoch (see `engine`): the
     // latch's hook bumps it, and the next epoch check traps. Set before instantiation, since a
@@ -375,8 +729,11 @@ pub fn run(engine: &Engine, module: &Module, ctx: WasiCtx) -> Result<Outcome, Lo
     store.set_epoch_deadline(1);
     store.epoch_deadline_trap();
     let mut linker = Linker::new(engine);
-    add_to_linker(&mut linker).map_err(LoadError::Instantiate)?;
-    define_unresolved_as_nosys(&mut linker, &mut store, module).map_err(LoadError::Instantiate)?;
+    add_to_linker(&mut linker, |ctx: &mut WasiCtx| ctx).map_err(LoadError::Instantiate)?;
+    if opts.stub_unknown_imports {
+        define_unresolved_as_nosys(&mut linker, &mut store, module)
+            .map_err(LoadError::Instantiate)?;
+    }
     let instance = match linker.instantiate(&mut store, module) {
         Ok(i) => i,
         // A wasm start function runs guest code during instantiation: its exit or trap is the

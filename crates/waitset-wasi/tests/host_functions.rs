@@ -173,19 +173,39 @@ fn rights_are_enforced() {
         host::fd_read(&mut c, &mut m, 4, 0, 1, 40),
         Errno::NOTCAPABLE
     );
-    assert_eq!(
-        host::sock_accept(&mut c, &mut m, 3, 0, 40),
-        Errno::NOTCAPABLE
-    );
+    assert_eq!(host::fd_seek(&mut c, &mut m, 3, 0, 1, 40), Errno::SPIPE);
+}
+
+/// wasi-testsuite `c/sock_shutdown-not_sock`: a non-socket is NOTSOCK, decided by the fd's
+/// kind before its rights (a pipe lacks SOCK_SHUTDOWN because it is not a socket).
+#[test]
+fn sock_calls_on_a_non_socket_are_notsock_before_rights() {
+    let (r, w) = pipe();
+    let mut c = WasiCtx::builder()
+        .preopen_fd(r)
+        .preopen_fd(w)
+        .build()
+        .unwrap();
+    let mut m = mem();
+    iovec(&mut m, 0, 100, 4);
+    assert_eq!(host::sock_accept(&mut c, &mut m, 3, 0, 40), Errno::NOTSOCK);
     assert_eq!(
         host::sock_shutdown(&mut c, &mut m, 3, sdflags::WR),
-        Errno::NOTCAPABLE
-    );
-    assert_eq!(
-        host::sock_recv(&mut c, &mut m, 3, 0, 1, 0, 40, 44),
         Errno::NOTSOCK
     );
-    assert_eq!(host::fd_seek(&mut c, &mut m, 3, 0, 1, 40), Errno::SPIPE);
+    assert_eq!(
+        host::sock_recv(&mut c, &mut m, 4, 0, 1, 0, 40, 44),
+        Errno::NOTSOCK
+    );
+    assert_eq!(
+        host::sock_send(&mut c, &mut m, 3, 0, 1, 0, 40),
+        Errno::NOTSOCK
+    );
+    // An fd that is not open is still BADF.
+    assert_eq!(
+        host::sock_shutdown(&mut c, &mut m, 9, sdflags::WR),
+        Errno::BADF
+    );
 }
 
 #[test]
@@ -244,8 +264,13 @@ fn fdstat_reports_kind_rights_and_flags() {
     );
     // a listener is not a preopened directory
     assert_eq!(host::fd_prestat_get(&mut c, &mut m, 3, 64), Errno::BADF);
+    // ... and, being open, its name is NOTDIR (as wasmtime); an fd that is not open is BADF.
     assert_eq!(
         host::fd_prestat_dir_name(&mut c, &mut m, 3, 64, 10),
+        Errno::NOTDIR
+    );
+    assert_eq!(
+        host::fd_prestat_dir_name(&mut c, &mut m, 99, 64, 10),
         Errno::BADF
     );
 }
@@ -296,7 +321,7 @@ fn sockets_accept_recv_send_shutdown() {
     let mut client = TcpStream::connect(addr).unwrap();
     // ro_fd out of bounds: the connection stays pending, no fd is created
     assert_eq!(host::sock_accept(&mut c, &mut m, 3, 0, 65536), Errno::FAULT);
-    assert_eq!(c.fds.len(), 1);
+    assert_eq!(c.fds().len(), 1);
     // blocking listener: accept waits for the connection that is already there
     assert_eq!(
         host::fd_fdstat_set_flags(&mut c, &mut m, 3, 0),

@@ -237,6 +237,51 @@ fn precision_is_slack_but_never_early() {
     assert!(t0.elapsed() >= Duration::from_millis(20));
 }
 
+/// The slack a clock's `precision` may add is capped: at most 1/16 of the time left and never
+/// more than 5 ms (`waitset_wasi::poll::clock_slack`).
+#[test]
+fn clock_slack_is_capped_by_a_fraction_and_an_absolute_bound() {
+    use waitset_wasi::poll::{clock_slack, SLACK_FRACTION, SLACK_MAX_NS};
+    assert_eq!((SLACK_FRACTION, SLACK_MAX_NS), (16, 5_000_000));
+    assert_eq!(
+        clock_slack(20_000_000, 100),
+        100,
+        "a small precision is honoured"
+    );
+    assert_eq!(
+        clock_slack(20_000_000, 1_000_000_000),
+        1_250_000,
+        "1/16 of 20 ms"
+    );
+    assert_eq!(clock_slack(20_000_000, u64::MAX), 1_250_000);
+    assert_eq!(
+        clock_slack(3_600_000_000_000, u64::MAX),
+        5_000_000,
+        "never above 5 ms"
+    );
+    assert_eq!(clock_slack(0, u64::MAX), 0);
+}
+
+/// A 20 ms clock with precision `u64::MAX` fires: a finite clock never becomes an infinite wait
+/// (before the cap it never returned). The wait runs on a thread so a regression fails the test
+/// after a generous guard instead of hanging it; no duration is asserted.
+#[test]
+fn a_huge_precision_does_not_make_a_finite_clock_infinite() {
+    for precision in [u64::MAX, 1_000_000_000] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ctx = WasiCtx::builder().poll_seed(0).build().unwrap();
+            let (_, evs) = call(&mut ctx, &[clock_sub(7, 20_000_000, precision)]);
+            let _ = tx.send(evs);
+        });
+        let evs = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the 20 ms clock never fired");
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].userdata, 7);
+    }
+}
+
 #[test]
 fn a_pending_interrupt_ends_poll_oneoff_first_and_writes_nothing() {
     let int = Interrupt::new().unwrap();
@@ -314,4 +359,88 @@ fn more_ready_fds_than_one_kernel_pass_are_all_reported() {
         300,
         "every ready fd is an event, as poll() reports every ready fd"
     );
+}
+
+/// Opens `path` under the preopen at fd 3 with `path_open`; returns the new guest fd.
+fn open_under(ctx: &mut WasiCtx, path: &str, oflags: u16, fdflags: u16) -> u32 {
+    use waitset_wasi::abi::Rights;
+    let mut mem = vec![0u8; 4096];
+    mem[1024..1024 + path.len()].copy_from_slice(path.as_bytes());
+    let e = waitset_wasi::fs::path_open(
+        ctx,
+        &mut mem,
+        3,
+        0,
+        1024,
+        path.len() as u32,
+        oflags,
+        (Rights::FD_READ | Rights::FD_READDIR | Rights::POLL_FD_READWRITE).bits(),
+        0,
+        fdflags,
+        16,
+    );
+    assert_eq!(e, Errno::SUCCESS, "path_open {path}");
+    u32::from_le_bytes(mem[16..20].try_into().unwrap())
+}
+
+/// Files and FIFOs the guest opens are distinct fds, each its own entry of the one persistent
+/// set; regular files are ready because the engine's one rule says so (the kernel refused
+/// them), a FIFO with no writer is not. A directory holds no FD_READ (nothing can `fd_read` it),
+/// so a read subscription on it is a NOTCAPABLE event and never reaches the set.
+#[test]
+fn files_the_guest_opens_are_distinct_entries_and_the_engine_decides_readiness() {
+    let dir = std::env::temp_dir().join(format!("waitset-poll-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a"), b"12345").unwrap();
+    std::fs::write(dir.join("b"), b"").unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        dir.join("fifo"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let mut ctx = WasiCtx::builder()
+        .poll_seed(0)
+        .preopen_host_dir(&dir, "/d")
+        .unwrap()
+        .build()
+        .unwrap();
+    let a = open_under(&mut ctx, "a", 0, 0);
+    let b = open_under(&mut ctx, "b", 0, 0);
+    let sub = open_under(&mut ctx, "sub", 0, 0);
+    let fifo = open_under(&mut ctx, "fifo", 0, 0);
+    let fds = [a, b, sub, fifo];
+    let mut sorted = fds;
+    sorted.sort();
+    assert!(sorted.windows(2).all(|w| w[0] != w[1]), "{fds:?}");
+    let subs: Vec<_> = fds
+        .iter()
+        .enumerate()
+        .map(|(i, &fd)| fd_sub(i as u64, fd, false))
+        .collect();
+    let (e, evs) = call(&mut ctx, &subs);
+    assert_eq!(e, Errno::SUCCESS);
+    let mut ready: Vec<(u64, Errno)> = evs.iter().map(|e| (e.userdata, e.error)).collect();
+    ready.sort();
+    assert_eq!(
+        ready,
+        vec![
+            (0, Errno::SUCCESS),
+            (1, Errno::SUCCESS),
+            (2, Errno::NOTCAPABLE)
+        ],
+        "{evs:?}"
+    );
+    let a_ev = evs.iter().find(|e| e.userdata == 0).unwrap();
+    assert_eq!(
+        a_ev.fd_readwrite.nbytes, 5,
+        "bytes left in the file, from the kernel"
+    );
+    assert_eq!(ctx.poll_state().registered_fds(), 3, "a, b and the FIFO");
+    for fd in fds {
+        assert_eq!(ctx.close(fd), Ok(()));
+    }
+    assert_eq!(ctx.poll_state().registered_fds(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

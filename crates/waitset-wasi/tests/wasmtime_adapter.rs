@@ -1,5 +1,5 @@
-//! The wasmtime adapter in-process: linking (NOSYS for the unknown), proc_exit, traps, and the
-//! guests of guests/ with stdout captured through a pipe.
+//! The wasmtime adapter in-process: linking (a link error for an unknown import, NOSYS stubs on
+//! request), proc_exit, traps, and the guests of guests/ with stdout captured through a pipe.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,6 +15,15 @@ fn guest(name: &str) -> PathBuf {
 
 /// Runs `module` with stdout on a pipe; returns the outcome and what the guest wrote.
 fn run_captured(module: &str, args: &[&str]) -> (Outcome, String) {
+    run_captured_with(module, args, &wasmtime_host::RunOptions::default()).unwrap()
+}
+
+/// [`run_captured`] with options; a module that cannot run is the error.
+fn run_captured_with(
+    module: &str,
+    args: &[&str],
+    opts: &wasmtime_host::RunOptions,
+) -> Result<(Outcome, String), LoadError> {
     let engine = wasmtime_host::engine().unwrap();
     let module = wasmtime_host::load_module(&engine, &guest(module)).unwrap();
     let (r, w) = rustix::pipe::pipe().unwrap();
@@ -30,17 +39,29 @@ fn run_captured(module: &str, args: &[&str]) -> (Outcome, String) {
         std::fs::File::from(r).read_to_string(&mut s).unwrap();
         s
     });
-    let outcome = wasmtime_host::run(&engine, &module, ctx).unwrap();
-    (outcome, reader.join().unwrap())
+    let outcome = wasmtime_host::run_with(&engine, &module, ctx, opts)?;
+    Ok((outcome, reader.join().unwrap()))
 }
 
 #[test]
-fn unknown_imports_return_nosys_and_proc_exit_ends_the_run() {
-    let (outcome, out) = run_captured("nosys.wat", &[]);
+fn an_unknown_import_is_a_link_error_naming_it() {
+    let err = run_captured_with("nosys.wat", &[], &Default::default()).unwrap_err();
+    let LoadError::Instantiate(e) = &err else {
+        panic!("expected a link error, got {err:?}")
+    };
+    assert!(format!("{e:#}").contains("env::mystery_i64"), "{e:#}");
+}
+
+#[test]
+fn stubbed_unknown_imports_return_nosys_and_proc_exit_ends_the_run() {
+    let opts = wasmtime_host::RunOptions {
+        stub_unknown_imports: true,
+    };
+    let (outcome, out) = run_captured_with("nosys.wat", &[], &opts).unwrap();
     assert!(matches!(outcome, Outcome::Exited(7)), "{outcome:?}");
     assert_eq!(
         out,
-        "fd_tell: 52\npath_open: 52\nenv_mystery_i64: 52\nenv_mystery_void: 1\n"
+        "fd_tell: 70\npath_open: 8\nenv_mystery_i64: 52\nenv_mystery_void: 1\n"
     );
 }
 

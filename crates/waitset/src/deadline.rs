@@ -341,11 +341,34 @@ pub(crate) fn millis_c_int(timeout: Option<Duration>) -> i32 {
 }
 
 /// The largest number of seconds handed to a kernel timespec (about 146 years): every kernel
-/// accepts it, and adding it to the current time cannot overflow.
+/// accepts it, and adding it to the current time cannot overflow. (Unused where there is
+/// neither `ppoll` nor epoll: Apple's systems time out in milliseconds.)
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )),
+    allow(dead_code)
+)]
 const MAX_TIMESPEC_SECS: u64 = i64::MAX as u64 / 2_000_000_000;
 
 /// A kernel timespec for a relative timeout, clamped to [`MAX_TIMESPEC_SECS`]: the one
 /// conversion used by every backend.
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        target_os = "dragonfly"
+    )),
+    allow(dead_code)
+)]
 pub(crate) fn timespec(d: Duration) -> rustix::time::Timespec {
     rustix::time::Timespec {
         tv_sec: d.as_secs().min(MAX_TIMESPEC_SECS) as i64,

@@ -62,18 +62,29 @@
 //! the kernel's `poll(2)` / `ppoll(2)`: a single call gains nothing from keeping interest in the
 //! kernel.
 //!
+//! ## Async runtimes and outer event loops
+//!
+//! [`WaitSet::pollable`] gives a set's own descriptor, readable exactly when a wait would report
+//! something (Events and Timers included), for any event loop to watch (epoll backend only).
+//! With the cargo feature `tokio` or `async-io`, the `runtime` module waits on it from a task:
+//! `AsyncWaitSet::wait_async`, cancel-safe (a dropped future has taken nothing from the set).
+//!
 //! ## Errors
 //!
 //! Every failure is a typed [`Error`] that maps to an errno, leaves the set and the caller's
 //! memory as they were, and is also emitted as a `tracing` event.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod deadline;
 mod error;
 mod face;
 mod fdrules;
+#[cfg(any(feature = "tokio", feature = "async-io"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "tokio", feature = "async-io"))))]
+pub mod runtime;
 mod set;
 mod signals;
 mod source;
@@ -90,4 +101,15 @@ pub use crate::signals::Signals;
 pub use crate::source::event::Event;
 pub use crate::source::handle::{Handle, HandleFd};
 pub use crate::source::timer::Timer;
-pub use crate::sys::{BackendKind, Capabilities, Trigger};
+pub use crate::sys::{BackendKind, Capabilities, Trigger, KERNEL_BATCH};
+
+/// `docs/ASYNC.md`, whose examples run as doctests with both async features
+/// (`cargo test -p waitset --features tokio,async-io --doc`).
+#[cfg(all(doctest, feature = "tokio", feature = "async-io"))]
+#[doc = include_str!("../docs/ASYNC.md")]
+pub struct AsyncGuide;
+
+/// This crate's README, whose example runs as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -130,3 +130,29 @@ fn a_backend_without_one_descriptor_says_so() {
     assert!(matches!(s.pollable(), Err(Error::NotSupported(_))));
     assert!(BackendKind::Epoll.capabilities().pollable);
 }
+
+#[test]
+fn closing_the_set_makes_its_fd_readable_for_good() {
+    let (s, p) = pollable_set();
+    let ev = Event::new();
+    s.add(1, Source::from(&ev), Signals::USER_0).unwrap();
+    // A thread blocked in the set when it is closed ends its round after the close; that round
+    // must not clear what the close raised.
+    let blocked = {
+        let s = s.clone();
+        std::thread::spawn(move || s.wait(Deadline::INFINITE, &mut [WaitResult::default(); 1]))
+    };
+    std::thread::sleep(Duration::from_millis(50)); // most likely blocked by now (not asserted)
+    assert!(!readable_within(&p, 0));
+    s.close();
+    assert!(matches!(blocked.join().unwrap(), Err(Error::Canceled)));
+    assert!(
+        readable_within(&p, 0),
+        "an outer loop must hear of the close"
+    );
+    let mut out = [WaitResult::default(); 1];
+    assert!(matches!(p.try_wait(&mut out), Err(Error::Canceled)));
+    assert!(readable_within(&p, 0), "and keep hearing of it");
+    // A Pollable made after the close is readable at once.
+    assert!(readable_within(&s.pollable().unwrap(), 0));
+}

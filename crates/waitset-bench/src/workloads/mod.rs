@@ -45,6 +45,69 @@ pub(crate) const LIST: &[(&str, &str)] = &[
     ("9c", "engine: adding a descriptor vs raw epoll_ctl"),
 ];
 
+/// The engines each workload reports, by the names of the report (`--engines` picks among
+/// them; the smoke tests check this table against what a run reports). Workload 7's peers
+/// appear only where they are installed.
+pub(crate) const ENGINES: &[(&str, &[&str])] = &[
+    ("1a", FD_ENGINES),
+    ("1b", FD_ENGINES),
+    ("2", FD_ENGINES),
+    (
+        "3",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "polling [oneshot]",
+            "polling [level]",
+            "waitset [poll]",
+        ],
+    ),
+    (
+        "4",
+        &[
+            "waitset Event",
+            "mio Waker",
+            "polling notify",
+            "waitset Event [edge]",
+        ],
+    ),
+    ("5a", TIMER_ENGINES),
+    ("5b", TIMER_ENGINES),
+    (
+        "6",
+        &[
+            "libc::poll",
+            "waitset::poll",
+            "PollSet [poll]",
+            "PollSet [epoll]",
+        ],
+    ),
+    ("7", &["waitset run", "wasmtime-py", "node:wasi"]),
+    ("8a", &["waitset run"]),
+    ("8b", &["waitset run"]),
+    ("9a", &["waitset [epoll]", "waitset [poll]"]),
+    ("9b", &["waitset [epoll]", "waitset [poll]"]),
+    ("9c", &["waitset [epoll]", "waitset [poll]", "raw epoll"]),
+];
+
+const FD_ENGINES: &[&str] = &[
+    "waitset [epoll]",
+    "raw epoll",
+    "mio",
+    "polling [oneshot]",
+    "waitset [poll]",
+];
+
+const TIMER_ENGINES: &[&str] = &["waitset Timer", "std BinaryHeap", "async-io Timer"];
+
+/// The engines of workload `id` (empty for an unknown id).
+pub(crate) fn engines(id: &str) -> &'static [&'static str] {
+    ENGINES
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or(&[], |(_, e)| e)
+}
+
 fn title(id: &str) -> &'static str {
     LIST.iter().find(|(i, _)| *i == id).map_or("", |(_, t)| t)
 }

@@ -12,6 +12,9 @@
 //! * a **timerfd** armed at the earliest timer of the set's wheel (absolute, monotonic), so a
 //!   due timer makes the instance readable; the wait that fires it reads it.
 //!
+//! A closed set raises the flag for good: its next wait fails at once with
+//! [`Error::Canceled`], which an outer loop must get to see.
+//!
 //! The flag may be readable for a moment after the last such entry left the ring by another path
 //! (an Event cleared): the next wait, which the outer loop makes because the instance is
 //! readable, clears it. An outer loop therefore sees at most one spurious wake-up per clear,
@@ -40,15 +43,8 @@ pub(super) struct External {
 
 impl External {
     fn new(sys: &Sys) -> Result<External> {
-        use rustix::event::{eventfd, EventfdFlags};
-        use rustix::time::{timerfd_create, TimerfdClockId, TimerfdFlags};
-        let flag =
-            eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).map_err(Error::sys)?;
-        let timerfd = timerfd_create(
-            TimerfdClockId::Monotonic,
-            TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
-        )
-        .map_err(Error::sys)?;
+        let flag = kernel::flag().map_err(Error::sys)?;
+        let timerfd = kernel::timer().map_err(Error::sys)?;
         for (fd, token) in [(flag.as_fd(), FLAG_TOKEN), (timerfd.as_fd(), TIMERFD_TOKEN)] {
             match sys.add(fd, token, fdrules::IN, Trigger::Level) {
                 Ok(()) => {}
@@ -90,7 +86,47 @@ impl External {
         if at == self.timer_at {
             return;
         }
-        use rustix::time::{timerfd_settime, Itimerspec, TimerfdTimerFlags, Timespec};
+        if kernel::arm(self.timerfd.as_fd(), at).is_ok() {
+            self.timer_at = at;
+        }
+    }
+
+    /// The timerfd fired (it was reported): read it, so it is no longer readable.
+    pub(super) fn timer_fired(&mut self) {
+        let _ = rustix::io::read(&self.timerfd, &mut [0u8; 8]);
+        self.timer_at = u64::MAX;
+    }
+}
+
+/// The kernel objects behind the flag and the timer: Linux's eventfd and timerfd. Only epoll
+/// offers a pollable descriptor, so elsewhere [`WaitSet::pollable`] fails before it gets here;
+/// these stand-ins keep the poll(2)-only build free of Linux-only calls.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod kernel {
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    use rustix::event::{eventfd, EventfdFlags};
+    use rustix::io::Errno;
+    use rustix::time::{
+        timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+        TimerfdTimerFlags, Timespec,
+    };
+
+    /// A non-blocking eventfd.
+    pub(super) fn flag() -> Result<OwnedFd, Errno> {
+        eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+    }
+
+    /// A non-blocking, disarmed monotonic timerfd.
+    pub(super) fn timer() -> Result<OwnedFd, Errno> {
+        timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
+        )
+    }
+
+    /// Arm `fd` at `at` (absolute, monotonic ns; `u64::MAX` disarms it).
+    pub(super) fn arm(fd: BorrowedFd<'_>, at: u64) -> Result<(), Errno> {
         let value = if at == u64::MAX {
             Timespec {
                 tv_sec: 0,
@@ -111,15 +147,24 @@ impl External {
             },
             it_value: value,
         };
-        if timerfd_settime(&self.timerfd, TimerfdTimerFlags::ABSTIME, &spec).is_ok() {
-            self.timer_at = at;
-        }
+        timerfd_settime(fd, TimerfdTimerFlags::ABSTIME, &spec).map(drop)
     }
+}
 
-    /// The timerfd fired (it was reported): read it, so it is no longer readable.
-    pub(super) fn timer_fired(&mut self) {
-        let _ = rustix::io::read(&self.timerfd, &mut [0u8; 8]);
-        self.timer_at = u64::MAX;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod kernel {
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    use rustix::io::Errno;
+
+    pub(super) fn flag() -> Result<OwnedFd, Errno> {
+        Err(Errno::NOTSUP)
+    }
+    pub(super) fn timer() -> Result<OwnedFd, Errno> {
+        Err(Errno::NOTSUP)
+    }
+    pub(super) fn arm(_: BorrowedFd<'_>, _: u64) -> Result<(), Errno> {
+        Err(Errno::NOTSUP)
     }
 }
 
@@ -128,7 +173,9 @@ impl State {
     #[inline]
     pub(super) fn settle_external(&mut self) {
         if self.external.is_some() {
-            let user_space = self.ring.user_space() > 0;
+            // A closed set has something to report at once (`Error::Canceled`): keep the flag
+            // raised, or an outer loop would never hear of the close.
+            let user_space = self.ring.user_space() > 0 || self.closed;
             let next = self.timers.next_expiry();
             if let Some(x) = &mut self.external {
                 x.settle(user_space, next);
@@ -139,7 +186,8 @@ impl State {
 
 /// A [`WaitSet`] whose own descriptor an outer event loop can watch: it is readable when
 /// [`wait`](WaitSet::wait) with [`Deadline::now`] would report something — descriptors, and also
-/// Events, Timers, always-ready files and canceled handles, which live in user space.
+/// Events, Timers, always-ready files and canceled handles, which live in user space — or would
+/// fail at once with [`Error::Canceled`] because the set was [closed](WaitSet::close).
 ///
 /// Only a backend with one descriptor for the whole set has one to offer: epoll
 /// ([`Capabilities::pollable`](crate::Capabilities::pollable)). On the poll(2) backend,
@@ -192,7 +240,10 @@ impl WaitSet {
         let mut st = inner.state.lock();
         if st.external.is_none() {
             let mut x = External::new(&inner.sys)?;
-            x.settle(st.ring.user_space() > 0, st.timers.next_expiry());
+            x.settle(
+                st.ring.user_space() > 0 || st.closed,
+                st.timers.next_expiry(),
+            );
             st.external = Some(x);
         }
         drop(st);

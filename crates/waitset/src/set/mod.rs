@@ -922,6 +922,10 @@ impl WaitSet {
         let tokens = {
             let mut st = self.inner.state.lock();
             st.closed = true;
+            // An outer loop watching the set's descriptor must see the close too.
+            if let Some(x) = &mut st.external {
+                x.raise();
+            }
             st.ledger.wake_all()
         };
         self.inner.post_wakeups(tokens);

@@ -34,12 +34,21 @@ pub(crate) mod wake {
 /// a slab index below `u32::MAX`).
 pub(crate) const WAKE_TOKEN: u64 = u64::MAX;
 
-/// How many kernel reports one kernel wait returns at most: the stack buffer of a wait.
-pub(crate) const KERNEL_BATCH: usize = 256;
+/// How many kernel reports one kernel wait takes in at most (the stack buffer of a wait). A
+/// wait that filled a batch may have left ready descriptors for the next one; with up to this
+/// many ready at once, the fairness bound of [`WaitSet::wait`](crate::WaitSet::wait) holds.
+///
+/// ```
+/// assert_eq!(waitset::KERNEL_BATCH, 256);
+/// ```
+pub const KERNEL_BATCH: usize = 256;
 
-/// The default backend on Linux where it can run (else epoll): see `docs/BENCHMARKS.md` for the
-/// measurements behind the choice.
-const PREFERRED_ON_LINUX: BackendKind = BackendKind::Uring;
+/// The default backend on Linux (where it cannot run, the default falls back to epoll). epoll,
+/// not io_uring: measured in `docs/BENCHMARKS.md` (issue 10), io_uring is ahead only for
+/// edge-triggered and one-shot entries, a level-triggered wait that blocks costs it three calls
+/// against epoll's one, and it has no pollable set descriptor, which `WaitSet::pollable` and the
+/// async adapters need. Pick io_uring per set, or with `WAITSET_BACKEND=uring`.
+const PREFERRED_ON_LINUX: BackendKind = BackendKind::Epoll;
 
 /// Which kernel interface a set or a call uses.
 ///
@@ -63,10 +72,11 @@ pub enum BackendKind {
 }
 
 impl Default for BackendKind {
-    /// `WAITSET_BACKEND` when it is set to a known name; else the system's first choice where
-    /// this process may use it (see [`WaitSetBuilder::backend`](crate::WaitSetBuilder::backend)),
-    /// epoll where io_uring is missing or refused (an old kernel, `kernel.io_uring_disabled`, a
-    /// seccomp filter), poll(2) where there is no epoll.
+    /// `WAITSET_BACKEND` when it is set to a known name; else epoll where it exists (Linux,
+    /// Android), poll(2) elsewhere. io_uring is chosen explicitly: with
+    /// [`WaitSetBuilder::backend`](crate::WaitSetBuilder::backend),
+    /// [`PollOptions::backend`](crate::PollOptions::backend) or `WAITSET_BACKEND=uring` (see
+    /// `docs/BENCHMARKS.md` for when it pays).
     ///
     /// ```
     /// use waitset::BackendKind;
@@ -75,7 +85,7 @@ impl Default for BackendKind {
     /// std::env::set_var("WAITSET_BACKEND", "no-such-backend"); // unknown names are ignored
     /// let k = BackendKind::default();
     /// if cfg!(target_os = "linux") {
-    ///     assert!(matches!(k, BackendKind::Uring | BackendKind::Epoll));
+    ///     assert_eq!(k, BackendKind::Epoll);
     /// }
     /// ```
     fn default() -> Self {
@@ -122,7 +132,7 @@ impl BackendKind {
     }
 
     /// The backend a set made with the default gets here: the first choice if it can run, else
-    /// epoll (asked once per process).
+    /// epoll (asked once per process; with epoll as the first choice, epoll).
     fn native() -> BackendKind {
         static NATIVE: std::sync::OnceLock<BackendKind> = std::sync::OnceLock::new();
         *NATIVE.get_or_init(|| match Sys::new(BackendKind::preferred()) {
@@ -284,7 +294,8 @@ impl Iterator for Reports<'_> {
 #[derive(Debug)]
 pub(crate) enum AddError {
     /// The kernel readiness API refuses to watch this kind of file (epoll: regular files,
-    /// directories, `/dev/null`).
+    /// directories, `/dev/null`). Only epoll refuses; poll(2) watches every file.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     Refused,
     /// Any other failure.
     Sys(Errno),

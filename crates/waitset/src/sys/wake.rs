@@ -18,7 +18,9 @@ pub(crate) struct WakeChannel {
     read: Option<OwnedFd>,
     #[cfg(target_os = "linux")]
     ring: Option<super::uring::RingWake>,
-    /// Edges (epoll): one write per wake-up, never read.
+    /// Edges (epoll, io_uring): one write or message per wake-up, never read. (Always false
+    /// where there is no epoll, and unread there.)
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     edge: bool,
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     write: OwnedFd,

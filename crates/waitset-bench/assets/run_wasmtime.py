@@ -1,0 +1,1 @@
+../../../scripts/peers/run_wasmtime.py
