@@ -49,9 +49,29 @@ pub(crate) const LIST: &[(&str, &str)] = &[
 /// them; the smoke tests check this table against what a run reports). Workload 7's peers
 /// appear only where they are installed.
 pub(crate) const ENGINES: &[(&str, &[&str])] = &[
-    ("1a", FD_ENGINES),
-    ("1b", FD_ENGINES),
-    ("2", FD_ENGINES),
+    ("1a", CHAIN_ENGINES),
+    ("1b", CHAIN_ENGINES),
+    (
+        "1c",
+        &[
+            "waitset [epoll, oneshot]",
+            "waitset [uring, oneshot]",
+            "polling [oneshot]",
+            "raw epoll",
+        ],
+    ),
+    (
+        "2",
+        &[
+            "waitset [epoll]",
+            "raw epoll",
+            "mio",
+            "polling [oneshot]",
+            "waitset [uring]",
+            "raw io_uring",
+            "waitset [poll]",
+        ],
+    ),
     (
         "3",
         &[
@@ -60,6 +80,7 @@ pub(crate) const ENGINES: &[(&str, &[&str])] = &[
             "polling [oneshot]",
             "polling [level]",
             "waitset [poll]",
+            "waitset [uring]",
         ],
     ),
     (
@@ -69,6 +90,8 @@ pub(crate) const ENGINES: &[(&str, &[&str])] = &[
             "mio Waker",
             "polling notify",
             "waitset Event [edge]",
+            "waitset Event [uring]",
+            "waitset Event [uring, edge]",
         ],
     ),
     ("5a", TIMER_ENGINES),
@@ -90,11 +113,14 @@ pub(crate) const ENGINES: &[(&str, &[&str])] = &[
     ("9c", &["waitset [epoll]", "waitset [poll]", "raw epoll"]),
 ];
 
-const FD_ENGINES: &[&str] = &[
+const CHAIN_ENGINES: &[&str] = &[
     "waitset [epoll]",
     "raw epoll",
     "mio",
     "polling [oneshot]",
+    "waitset [uring]",
+    "waitset [uring, edge]",
+    "raw io_uring",
     "waitset [poll]",
 ];
 

@@ -63,11 +63,12 @@ pub enum BackendKind {
     Epoll,
     /// The portable `poll(2)` backend: every wait hands the whole interest list to the kernel.
     Poll,
-    /// Linux `io_uring(7)`: poll requests in a ring; a wait reaps completions from memory shared
-    /// with the kernel and enters it only to submit changes or to block. Edge-triggered and
-    /// one-shot entries can run with no system call per event; level-triggered ones cost a
-    /// submission per wait that follows a report, as epoll's wait does (see
-    /// `docs/SEMANTICS.md`).
+    /// Linux `io_uring(7)` (opt-in): poll requests in a ring; a wait reaps completions from
+    /// memory shared with the kernel and enters it only to submit changes or to block.
+    /// Edge-triggered entries cost no system call per event, one-shot re-arms ride in the next
+    /// wait's submission, wake-ups are messages to the ring; level-triggered entries run on an
+    /// epoll instance the ring watches (epoll's rules and cost). Where its answers differ from
+    /// epoll's, and why: `docs/SEMANTICS.md`; when it pays: `docs/BENCHMARKS.md`.
     Uring,
 }
 
