@@ -149,8 +149,8 @@ struct Slot {
     file: Option<FileId>,
     /// Index of this registration's report in `State::stash`, or `NO_STASH`.
     stash: u32,
-    /// Level-triggered: reported while `add` was reaping; re-armed by the next wait, whose
-    /// submission tells whether it is still ready.
+    /// One-shot: reported before a wait began (between waits, or while `add` reaped);
+    /// re-armed by the next wait, whose submission tells whether it is still ready.
     rearm_later: bool,
     /// Registered in the backend's epoll instance (level-triggered), not as a ring poll.
     in_epoll: bool,
@@ -186,7 +186,7 @@ struct State {
     stash: Vec<(RawFd, Report)>,
     /// A wake-up message was reaped outside a wait.
     wake_stashed: bool,
-    /// Level-triggered registrations reported outside a wait: the next wait re-arms them (and
+    /// One-shot registrations reported before a wait began: the next wait re-arms them (and
     /// so reports those still ready) instead of handing out a report that may be stale.
     rearm_later: Vec<RawFd>,
     /// Threads inside a blocking `io_uring_enter`: while there is one, a queued change is
@@ -707,6 +707,8 @@ impl Shared {
                             self.arm(st, fd); // the multishot ended (CQ overflow): re-arm
                         }
                     }
+                    // (A ring poll is edge-triggered or one-shot: level-triggered registrations
+                    // live in the epoll instance.)
                     Trigger::Level | Trigger::Oneshot if !in_wait => {
                         // Posted before this wait: the descriptor may have been drained (or
                         // gained other signals) since. Not handed out; re-armed instead, and the
@@ -720,13 +722,7 @@ impl Shared {
                         }
                         return None;
                     }
-                    Trigger::Level => {
-                        // Re-armed one-shot: the next submission polls it again, and it
-                        // completes at once while it is still ready.
-                        self.cancel(st, fd); // `add`'s multishot probe, if still armed
-                        self.arm(st, fd);
-                    }
-                    Trigger::Oneshot => {
+                    Trigger::Level | Trigger::Oneshot => {
                         self.cancel(st, fd); // disarmed until `modify`
                     }
                 }
