@@ -136,8 +136,12 @@ impl BackendKind {
     /// epoll (asked once per process; with epoll as the first choice, epoll).
     fn native() -> BackendKind {
         static NATIVE: std::sync::OnceLock<BackendKind> = std::sync::OnceLock::new();
-        *NATIVE.get_or_init(|| match Sys::new(BackendKind::preferred()) {
-            Ok(_) => BackendKind::preferred(),
+        let first = BackendKind::preferred();
+        if first != BackendKind::Uring {
+            return first; // epoll and poll(2) cannot be refused: nothing to ask
+        }
+        *NATIVE.get_or_init(|| match Sys::new(first) {
+            Ok(_) => first,
             Err(_) if cfg!(any(target_os = "linux", target_os = "android")) => BackendKind::Epoll,
             Err(_) => BackendKind::Poll,
         })
