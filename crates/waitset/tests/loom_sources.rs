@@ -12,23 +12,20 @@ use waitset::{
 fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
     // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
     for kind in [BackendKind::Epoll, BackendKind::Poll] {
-        KIND.store(
-            kind == BackendKind::Epoll,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+        KIND.with(|k| k.set(kind));
         check(f.clone());
     }
 }
 
-/// The kind the current model runs with (read by `new_set`).
-static KIND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+std::thread_local! {
+    /// The kind the current model runs with. Per test thread: the harness runs tests in
+    /// parallel, and a model must see the same kind in every execution (loom runs a model's
+    /// threads on the test's own thread).
+    static KIND: std::cell::Cell<BackendKind> = const { std::cell::Cell::new(BackendKind::Epoll) };
+}
 
 fn kind() -> BackendKind {
-    if KIND.load(std::sync::atomic::Ordering::Relaxed) {
-        BackendKind::Epoll
-    } else {
-        BackendKind::Poll
-    }
+    KIND.with(|k| k.get())
 }
 
 fn check(f: impl Fn() + Sync + Send + 'static) {
