@@ -103,6 +103,32 @@ fn readable_on_write_only_fd_is_access_denied() {
 }
 
 #[test]
+fn readable_on_write_only_handle_is_access_denied_on_every_add() {
+    // A Handle learns its access mode once (the first add) and keeps it: the rule must hold
+    // on the first add, on later adds to the same set and on adds to another set.
+    each_backend(|k| {
+        let (s1, s2) = (set(k), set(k));
+        let (r, w) = pipe();
+        let (hr, hw) = (Handle::new(r), Handle::new(w));
+        for s in [&s1, &s2, &s1] {
+            assert!(
+                matches!(s.add(1, Source::from(&hw), Signals::READABLE), Err(Error::AccessDenied(d)) if d == Signals::READABLE)
+            );
+            assert!(
+                matches!(s.add(2, Source::from(&hr), Signals::WRITABLE), Err(Error::AccessDenied(d)) if d == Signals::WRITABLE)
+            );
+            s.add(3, Source::from(&hw), Signals::WRITABLE).unwrap();
+            assert!(matches!(
+                s.modify(3, Signals::READABLE | Signals::WRITABLE),
+                Err(Error::AccessDenied(_))
+            ));
+            assert_eq!(wait_some(s, 4)[0].observed, Signals::WRITABLE);
+            s.remove(3).unwrap();
+        }
+    });
+}
+
+#[test]
 fn signals_a_source_can_never_have_are_access_denied() {
     each_backend(|k| {
         let s = set(k);

@@ -568,7 +568,7 @@ impl WaitSet {
                     return Err(Error::BadHandle);
                 }
                 let fd = core.fd_while_open(&observers);
-                let possible = fdrules::possible_signals(fd)?;
+                let possible = core.possible_signals(fd)?;
                 let mut st = inner.state.lock();
                 let (key, tokens) = self.insert_fd(
                     &mut st,

@@ -6,7 +6,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use super::{Change, ObserverList};
 use crate::sync::{Arc, Mutex, Rank};
-use crate::{Error, Result};
+use crate::{fdrules, Error, Result, Signals};
 
 /// The state of a handle shared with the sets that watch it.
 pub(crate) struct HandleCore {
@@ -16,6 +16,11 @@ pub(crate) struct HandleCore {
     /// The descriptor's number, valid while `observers.closed` is false: `close` marks the list
     /// closed (under its lock) before it closes the descriptor.
     raw: RawFd,
+    /// The bits of the signals the descriptor's access mode allows, learned by the first `add`
+    /// (0: not yet; the set is never empty). The access mode of an open file description never
+    /// changes, so one `fcntl` serves every later `add` of this handle. A plain cache of an
+    /// immutable value: relaxed ordering, and a race only makes two threads both ask.
+    possible: std::sync::atomic::AtomicU32,
     pub(crate) observers: Mutex<ObserverList>,
 }
 
@@ -28,6 +33,18 @@ impl HandleCore {
         // stays open (and names this handle's file) for as long as the borrow is used under
         // the lock.
         unsafe { BorrowedFd::borrow_raw(self.raw) }
+    }
+
+    /// [`fdrules::possible_signals`] of this handle's descriptor, asked of the kernel once.
+    pub(crate) fn possible_signals(&self, fd: BorrowedFd<'_>) -> Result<Signals> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let known = self.possible.load(Relaxed);
+        if known != 0 {
+            return Ok(Signals::from_bits_retain(known));
+        }
+        let possible = fdrules::possible_signals(fd)?;
+        self.possible.store(possible.bits(), Relaxed);
+        Ok(possible)
     }
 }
 
@@ -102,6 +119,7 @@ impl Handle {
             core: Arc::new(HandleCore {
                 raw: fd.as_raw_fd(),
                 fd: RwLock::new(Some(fd)),
+                possible: std::sync::atomic::AtomicU32::new(0),
                 observers: Mutex::new(Rank::Source, ObserverList::default()),
             }),
         }
