@@ -10,7 +10,7 @@
 //!
 //! (`rustix_use_libc` lets valgrind follow rustix's system calls.) A second argument `epoll`
 //! runs the same loop on a bare `epoll_wait`, the floor; `add` adds and removes the pipe's read
-//! end `waits` times instead (and `add-epoll` does the same with bare `epoll_ctl`).
+//! end `waits` times instead (`add-handle` the same as a `Handle`, and `add-epoll` does the same with bare `epoll_ctl`).
 
 use std::os::fd::AsFd;
 
@@ -27,6 +27,16 @@ fn main() {
         for i in 0..waits {
             // SAFETY: removed right after, while `r` is open.
             unsafe { set.add(i, Source::fd(&r), Signals::READABLE).expect("add") };
+            set.remove(i).expect("remove");
+        }
+        return;
+    }
+    if what.as_deref() == Some("add-handle") {
+        let set = WaitSet::new().expect("set");
+        let h = waitset::Handle::new(r);
+        for i in 0..waits {
+            set.add(i, Source::from(&h), Signals::READABLE)
+                .expect("add");
             set.remove(i).expect("remove");
         }
         return;
