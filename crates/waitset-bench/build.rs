@@ -57,7 +57,13 @@ fn git_commit(dir: &Path) -> Option<String> {
     let path = |p: &str| git(&["rev-parse", "--path-format=absolute", "--git-path", p]);
     let mut watched = vec![path("HEAD"), path("packed-refs")];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        watched.push(path(&branch));
+        // While the branch lives only in packed-refs its loose file does not exist (and
+        // cannot be watched); the next commit creates it, which changes its directory.
+        let loose = path(&branch);
+        if let Some(dir) = loose.as_deref().and_then(|p| Path::new(p).parent()) {
+            watched.push(Some(dir.display().to_string()));
+        }
+        watched.push(loose);
     }
     for p in watched.into_iter().flatten() {
         watch(Path::new(&p));
