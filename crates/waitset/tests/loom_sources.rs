@@ -5,34 +5,10 @@
 #![cfg(loom)]
 
 use loom::thread;
-use waitset::{
-    BackendKind, Deadline, Error, Event, Handle, Signals, Source, Status, WaitResult, WaitSet,
-};
+use waitset::{Deadline, Error, Event, Handle, Signals, Source, Status, WaitResult, WaitSet};
 
-fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
-    // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
-    for kind in [BackendKind::Epoll, BackendKind::Poll] {
-        KIND.with(|k| k.set(kind));
-        check(f.clone());
-    }
-}
-
-std::thread_local! {
-    /// The kind the current model runs with. Per test thread: the harness runs tests in
-    /// parallel, and a model must see the same kind in every execution (loom runs a model's
-    /// threads on the test's own thread).
-    static KIND: std::cell::Cell<BackendKind> = const { std::cell::Cell::new(BackendKind::Epoll) };
-}
-
-fn kind() -> BackendKind {
-    KIND.with(|k| k.get())
-}
-
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(3);
-    b.check(f);
-}
+mod loom_util;
+use loom_util::{kind, model};
 
 /// Defect 1 of the engine issue: `Handle::close` racing the drop of a set's last clone must
 /// never deadlock (the set's last reference is never dropped under a source's lock).

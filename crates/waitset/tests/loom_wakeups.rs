@@ -6,32 +6,10 @@
 #![cfg(loom)]
 
 use loom::thread;
-use waitset::{BackendKind, Deadline, Delivery, Event, Signals, Source, WaitResult, WaitSet};
+use waitset::{Deadline, Delivery, Event, Signals, Source, WaitResult, WaitSet};
 
-fn model(f: impl Fn() + Sync + Send + Clone + 'static) {
-    // Every model runs with the wake channel of each kind: edges (epoll) and tokens (poll(2)).
-    for kind in [BackendKind::Epoll, BackendKind::Poll] {
-        KIND.with(|k| k.set(kind));
-        check(f.clone());
-    }
-}
-
-std::thread_local! {
-    /// The kind the current model runs with. Per test thread: the harness runs tests in
-    /// parallel, and a model must see the same kind in every execution (loom runs a model's
-    /// threads on the test's own thread).
-    static KIND: std::cell::Cell<BackendKind> = const { std::cell::Cell::new(BackendKind::Epoll) };
-}
-
-fn kind() -> BackendKind {
-    KIND.with(|k| k.get())
-}
-
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(2);
-    b.check(f);
-}
+mod loom_util;
+use loom_util::{kind, model};
 
 fn set(d: Delivery) -> WaitSet {
     WaitSet::builder()

@@ -400,6 +400,7 @@ impl Sys {
 
     /// The backend `requested`, or the default one with its fallback (see
     /// [`Sys::with_wake_channel`]).
+    #[cfg_attr(loom, allow(dead_code))] // loom models build sets with a chosen wake channel
     pub(crate) fn resolve(requested: Option<BackendKind>) -> crate::Result<Sys> {
         match requested.or_else(BackendKind::from_env) {
             Some(kind) => Sys::new(kind),
