@@ -18,8 +18,19 @@ fn raise_sigint() {
     assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
 }
 
+/// Start from the default disposition: a test binary started in the background by a
+/// non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored.
+fn default_sigint() {
+    // SAFETY: resets SIGINT to its default action; no handler is installed.
+    assert_ne!(
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) },
+        libc::SIG_ERR
+    );
+}
+
 #[test]
 fn ctrl_c_keeps_what_was_measured_and_never_touches_complete_results() {
+    default_sigint();
     assert_eq!(sigint_disposition(), libc::SIG_DFL);
     let out = std::env::temp_dir().join(format!("waitset-bench-ctrlc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
