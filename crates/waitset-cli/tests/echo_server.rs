@@ -3,107 +3,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::process::Stdio;
-use std::sync::mpsc;
-
-use common::{guest, waitset};
-
 const CLIENTS: usize = 200;
-
-/// A deterministic payload for client `i`: sizes from 0 to ~96 KiB, bytes from an LCG.
-fn payload(i: usize) -> Vec<u8> {
-    let len = (i * 7919) % 98_304;
-    let mut x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 #[test]
 fn two_hundred_clients_at_once_get_their_bytes_back() {
-    let mut child = waitset()
-        .args(["run", "--listen", "127.0.0.1:0"])
-        .arg(guest("echo_server.wasm"))
-        .arg(CLIENTS.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    // The first stderr line names the port; keep collecting the rest.
-    let (port_tx, port_rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let err_thread = std::thread::spawn(move || {
-        let mut rest = String::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            if let Some(addr) = line.strip_prefix("waitset: fd 3 listening on ") {
-                let _ = port_tx.send(addr.to_string());
-            } else {
-                rest.push_str(&line);
-                rest.push('\n');
-            }
-        }
-        rest
-    });
-    let addr = port_rx
-        .recv_timeout(common::DEADLINE)
-        .expect("the listening address on stderr");
-
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|i| {
-            let addr = addr.clone();
-            std::thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let data = payload(i);
-                    let stream = TcpStream::connect(&addr).expect("connect");
-                    stream.set_read_timeout(Some(common::DEADLINE)).unwrap();
-                    let mut writer = stream.try_clone().unwrap();
-                    let sent = data.clone();
-                    // Write and read at once: the server applies backpressure.
-                    let w = std::thread::Builder::new()
-                        .stack_size(64 * 1024)
-                        .spawn(move || {
-                            writer.write_all(&sent).unwrap();
-                            writer.shutdown(Shutdown::Write).unwrap();
-                        })
-                        .unwrap();
-                    let mut got = Vec::with_capacity(data.len());
-                    (&stream).read_to_end(&mut got).expect("read echo");
-                    w.join().unwrap();
-                    assert!(
-                        got == data,
-                        "client {i}: {} bytes back, {} sent",
-                        got.len(),
-                        data.len()
-                    );
-                    data.len() as u64
-                })
-                .unwrap()
-        })
-        .collect();
-    let total: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let status = common::wait_deadline(&mut child);
-    let stderr = err_thread.join().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let served = common::echo::serve("echo_server.wasm", CLIENTS);
+    assert_eq!(served.code, Some(0), "stderr: {}", served.stderr);
     assert_eq!(
-        stdout,
-        format!("echo_server: served {CLIENTS} connections, {total} bytes\n")
+        served.stdout,
+        format!(
+            "echo_server: served {CLIENTS} connections, {} bytes\n",
+            served.total
+        )
     );
-    assert_eq!(stderr, "");
+    assert_eq!(served.stderr, "");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod echo;
+
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
