@@ -551,7 +551,6 @@ impl WaitSet {
         trigger: Trigger,
     ) -> Result<()> {
         let inner = &*self.inner;
-        let d = inner.delivery;
         match source.kind {
             SourceKind::Fd(fd) => {
                 let possible = fdrules::possible_signals(fd)?;
@@ -585,49 +584,67 @@ impl WaitSet {
                 inner.post_wakeups(tokens);
             }
             SourceKind::Event(ev) => {
-                let denied = signals - Signals::USER_ALL;
-                if !denied.is_empty() {
-                    return Err(Error::AccessDenied(denied));
-                }
                 let core = ev.core();
-                let mut observers = core.observers.lock();
-                let mut st = inner.state.lock();
-                check_insert(&st, cookie)?;
-                let key = st
-                    .reg
-                    .insert(cookie, Kind::Event(core.clone()), signals, trigger);
-                let mut now = LazyNow::new();
-                st.reg.entries[key.0 as usize].arm_edge(now.get());
-                let tokens = st.reevaluate(d, key.0, &mut now);
-                drop(st);
-                observers.push(self.observer(), key);
-                drop(observers);
-                inner.post_wakeups(tokens);
+                let kind = Kind::Event(core.clone());
+                self.add_user_space(
+                    cookie,
+                    &core.observers,
+                    Signals::USER_ALL,
+                    kind,
+                    signals,
+                    trigger,
+                )?;
             }
             SourceKind::Timer(t) => {
-                let denied = signals - Signals::TIMER;
-                if !denied.is_empty() {
-                    return Err(Error::AccessDenied(denied));
-                }
                 let core = t.core();
-                let mut observers = core.observers.lock();
-                let mut st = inner.state.lock();
-                check_insert(&st, cookie)?;
                 let kind = Kind::Timer {
                     core: core.clone(),
                     key: None,
                 };
-                let key = st.reg.insert(cookie, kind, signals, trigger);
-                let mut now = LazyNow::new();
-                st.reg.entries[key.0 as usize].arm_edge(now.get());
-                let mut tokens = st.arm_timer(key.0);
-                tokens += st.reevaluate(d, key.0, &mut now);
-                drop(st);
-                observers.push(self.observer(), key);
-                drop(observers);
-                inner.post_wakeups(tokens);
+                self.add_user_space(
+                    cookie,
+                    &core.observers,
+                    Signals::TIMER,
+                    kind,
+                    signals,
+                    trigger,
+                )?;
             }
         }
+        Ok(())
+    }
+
+    /// Add an entry on a user-space source (an Event or a Timer): `signals` must lie within
+    /// `allowed`; the source's observer lock is taken before the set's (the lock order), the
+    /// entry's edge is armed at its first state, a Timer's deadline joins the set's wheel, and
+    /// the set becomes one of the source's observers.
+    fn add_user_space(
+        &self,
+        cookie: u64,
+        observers: &Mutex<crate::source::ObserverList>,
+        allowed: Signals,
+        kind: Kind,
+        signals: Signals,
+        trigger: Trigger,
+    ) -> Result<()> {
+        let denied = signals - allowed;
+        if !denied.is_empty() {
+            return Err(Error::AccessDenied(denied));
+        }
+        let inner = &*self.inner;
+        let mut observers = observers.lock();
+        let mut st = inner.state.lock();
+        check_insert(&st, cookie)?;
+        let is_timer = matches!(kind, Kind::Timer { .. });
+        let key = st.reg.insert(cookie, kind, signals, trigger);
+        let mut now = LazyNow::new();
+        st.reg.entries[key.0 as usize].arm_edge(now.get());
+        let mut tokens = if is_timer { st.arm_timer(key.0) } else { 0 };
+        tokens += st.reevaluate(inner.delivery, key.0, &mut now);
+        drop(st);
+        observers.push(self.observer(), key);
+        drop(observers);
+        inner.post_wakeups(tokens);
         Ok(())
     }
 
